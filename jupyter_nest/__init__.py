@@ -1,0 +1,47 @@
+"""jupyter_nest: dynamic, recursive parallel work from Jupyter notebooks, on Dask distributed.
+
+In a notebook::
+
+    %load_ext jupyter_nest
+    %nest_cluster start
+
+or from Python::
+
+    import jupyter_nest
+    session = jupyter_nest.start()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import config
+from .client import NestClient
+from .cluster import Session, connect, current, start, stop
+from .errors import NestError, NoClusterError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NestClient",
+    "NestError",
+    "NoClusterError",
+    "Session",
+    "config",
+    "connect",
+    "current",
+    "start",
+    "stop",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_nest``: register the magics."""
+    from .magics import NestMagics
+
+    ipython.register_magics(NestMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupyter_nest``: stop this kernel's cluster so no worker outlives the extension."""
+    stop()

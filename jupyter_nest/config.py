@@ -1,0 +1,31 @@
+"""Defaults for jupyter_nest, kept in the ``jupyter-nest`` section of ``dask.config``.
+
+Override them like any Dask setting: in ``~/.config/dask/jupyter-nest.yaml``, with
+``DASK_JUPYTER_NEST__WORKERS=4`` in the environment, or in code with
+``dask.config.set({"jupyter-nest.workers": 4})``.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import dask.config
+import yaml
+
+_DEFAULTS_FILE = pathlib.Path(__file__).with_name("jupyter-nest.yaml")
+
+with _DEFAULTS_FILE.open() as f:
+    dask.config.update_defaults(yaml.safe_load(f))
+
+
+def get(name: str, override: Any = None) -> Any:
+    """Return ``override`` if given, else the ``jupyter-nest.<name>`` setting."""
+    if override is not None:
+        return override
+    return dask.config.get(f"jupyter-nest.{name}")
+
+
+def seconds(name: str, override: float | str | None = None) -> float:
+    """A duration setting such as ``"10s"`` as a number of seconds."""
+    return float(dask.utils.parse_timedelta(get(name, override), default="s"))

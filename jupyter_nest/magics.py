@@ -1,0 +1,189 @@
+"""IPython magics: ``%nest_cluster``, a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
+
+from . import cluster
+from .errors import NestError
+from .security import security_from_files
+
+
+def option_group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Bundle ``magic_arguments`` decorators so several magics can share one option group."""
+
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+local_cluster_options = option_group(
+    argument_group("start: the local cluster"),
+    argument("--workers", type=int, metavar="N",
+             help="worker processes (default: fit this machine's cores; with --cluster, scale to N)"),
+    argument("--threads", type=int, metavar="T", help="threads per worker"),
+    argument("--memory-limit", metavar="SIZE", help="memory per worker, e.g. 4GiB (default: auto)"),
+    argument("--no-processes", dest="processes", action="store_const", const=False, default=None,
+             help="run the workers as threads inside this kernel"),
+    argument("--dashboard", action="store_true", default=None,
+             help="serve Dask's dashboard on 127.0.0.1 (the default)"),
+    argument("--no-dashboard", dest="dashboard", action="store_false", help="no dashboard"),
+    argument("--replace", action="store_true", help="stop the cluster already running first"),
+)
+
+cluster_class_options = option_group(
+    argument_group("start: any Dask cluster class"),
+    argument("--cluster", metavar="MODULE.CLASS",
+             help="start this cluster class instead, e.g. dask_jobqueue.SLURMCluster"),
+    argument("--option", action="append", default=[], metavar="KEY=VALUE",
+             help="a keyword argument for --cluster (repeatable); VALUE is a Python literal or text"),
+)
+
+connection_options = option_group(
+    argument_group("connect"),
+    argument("--timeout", metavar="SECONDS", help="how long to try (default: jupyter-nest.connect-timeout)"),
+    argument("--tls-ca", metavar="FILE", help="CA certificate for a tls:// scheduler"),
+    argument("--tls-cert", metavar="FILE", help="client certificate"),
+    argument("--tls-key", metavar="FILE", help="client private key"),
+)
+
+ACTIONS = ("start", "connect", "status", "scale", "restart", "stop")
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["n_workers=2", "name=x"]`` -> ``{"n_workers": 2, "name": "x"}``."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise NestError(
+                f"--option {item!r} is not KEY=VALUE: write e.g. --option n_workers=2 or "
+                "--option queue=short (KEY must be a Python name)."
+            )
+        try:
+            options[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            options[key] = raw
+    return options
+
+
+def parse(func: Any, line: str) -> Any:
+    """Parse a magic's arguments, turning argparse's complaints into a :class:`NestError`."""
+    name = func.__name__
+    try:
+        return parse_argstring(func, line)
+    except UsageError as e:
+        raise NestError(f"%{name}: {e}. See `%{name}?` for the subcommands and options.") from None
+
+
+@magics_class
+class NestMagics(Magics):
+    """The jupyter_nest magics; ``%load_ext jupyter_nest`` registers them."""
+
+    @line_magic
+    @magic_arguments()
+    @argument("action", nargs="?", metavar="SUBCOMMAND",
+              help="start | connect ADDRESS | status | scale N | restart | stop")
+    @argument("target", nargs="?", metavar="ADDRESS|N",
+              help="the scheduler address for connect, the worker count for scale")
+    @local_cluster_options
+    @cluster_class_options
+    @connection_options
+    def nest_cluster(self, line: str = "") -> Any:
+        """Start, attach to, inspect and stop this kernel's Dask cluster.
+
+        Subcommands:
+
+          start                   a local cluster of worker processes on 127.0.0.1,
+                                  sized to this machine (see the options below)
+          start --cluster M.C     any Dask cluster class instead, with --option k=v
+          connect ADDRESS         attach to a running scheduler (tcp:// or tls://)
+          status                  workers, threads, memory, tasks, dashboard link
+          scale N                 resize a cluster started here to N workers
+          restart                 restart the workers, clearing their memory
+          stop                    close the cluster (or disconnect from a remote one)
+
+        `start` and `connect` return the client, which also becomes the default
+        Dask client: `client = %nest_cluster start` keeps it in a variable.
+        Defaults come from the `jupyter-nest` section of dask.config.
+
+        Examples:
+
+          %nest_cluster start --workers 2 --threads 1
+          %nest_cluster start --cluster distributed.LocalCluster --option n_workers=1
+          %nest_cluster connect tcp://10.0.0.5:8786 --timeout 5
+          %nest_cluster scale 4
+        """
+        args = parse(self.nest_cluster, line)
+        action = args.action or ("status" if cluster.current() else None)
+        if action is None:
+            raise NestError(
+                "%nest_cluster needs a subcommand: " + " | ".join(ACTIONS)
+                + ". Start with `%nest_cluster start`; `%nest_cluster?` explains each."
+            )
+        if action not in ACTIONS:
+            close = difflib.get_close_matches(action, ACTIONS, n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise NestError(
+                f"%nest_cluster: unknown subcommand {action!r}.{hint} The subcommands are "
+                + ", ".join(ACTIONS) + "."
+            )
+        if args.target is not None and action not in ("connect", "scale"):
+            raise NestError(
+                f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS` and "
+                "`scale N` take a value."
+            )
+        return getattr(self, f"_{action}")(args)
+
+    def _start(self, args: Any) -> Any:
+        if args.option and not args.cluster:
+            raise NestError("--option sets keyword arguments of --cluster MODULE.CLASS; give --cluster too.")
+        session = cluster.start(
+            workers=args.workers,
+            threads=args.threads,
+            memory_limit=args.memory_limit,
+            processes=args.processes,
+            dashboard=args.dashboard,
+            cluster=args.cluster,
+            options=parse_options(args.option),
+            replace=args.replace,
+        )
+        return session.client
+
+    def _connect(self, args: Any) -> Any:
+        if args.target is None:
+            raise NestError("%nest_cluster connect needs the scheduler ADDRESS, e.g. "
+                            "`%nest_cluster connect tcp://10.0.0.5:8786`.")
+        security = security_from_files(args.tls_ca, args.tls_cert, args.tls_key)
+        session = cluster.connect(args.target, timeout=args.timeout, security=security,
+                                  replace=args.replace)
+        return session.client
+
+    def _status(self, args: Any) -> Any:
+        return cluster.require("`%nest_cluster status`").summary(detailed=True)
+
+    def _scale(self, args: Any) -> Any:
+        try:
+            n = int(args.target)
+        except (TypeError, ValueError):
+            raise NestError(
+                f"%nest_cluster scale needs a number of workers, got {args.target!r}: e.g. "
+                "`%nest_cluster scale 4`."
+            ) from None
+        return cluster.require("`%nest_cluster scale`").scale(n)
+
+    def _restart(self, args: Any) -> Any:
+        return cluster.require("`%nest_cluster restart`").restart()
+
+    def _stop(self, args: Any) -> None:
+        print(cluster.stop())
