@@ -124,6 +124,13 @@ class Session:
         self.client._repr_pretty_(p, cycle)
 
 
+def _open(session: Session) -> Session:
+    """Make ``session`` this kernel's session; every start and connect ends here."""
+    global _session
+    _session = session
+    return session
+
+
 def current() -> Session | None:
     """The session of this kernel, or ``None`` when no cluster is running.
 
@@ -325,7 +332,6 @@ def start(
     >>> session = jupyter_nest.start(cluster="distributed.LocalCluster",
     ...                              options={"n_workers": 1}, replace=True)  # doctest: +SKIP
     """
-    global _session
     with _lock:
         if cluster is None:
             cls, kwargs, kind = _local_plan(workers, threads, memory_limit, processes, dashboard)
@@ -347,8 +353,7 @@ def start(
                 client.close()
             created.close()
             raise
-        _session = session
-        return session
+        return _open(session)
 
 
 def _parse_address(address: str) -> tuple[str, str, int]:
@@ -466,7 +471,6 @@ def connect(
     >>> import jupyter_nest
     >>> session = jupyter_nest.connect("tcp://10.0.0.5:8786", timeout="5s")  # doctest: +SKIP
     """
-    global _session
     with _lock:
         scheme, host, port = _parse_address(address)
         address = f"{scheme}://{host}:{port}"
@@ -483,8 +487,7 @@ def connect(
             client = NestClient(address, timeout=wait, security=security, set_as_default=True)
         except (OSError, TimeoutError) as e:
             raise NestError(f"Cannot connect to {address}: {e}. Check the address and try again.") from None
-        _session = Session(client, None)
-        return _session
+        return _open(Session(client, None))
 
 
 def stop() -> str:
