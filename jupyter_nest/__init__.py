@@ -22,6 +22,7 @@ from .client import NestClient
 from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
 from .runtime import get_client, rejoin, secede, task_tree, worker_client
+from .submit import submit_cell
 from .tree import TaskTree
 
 
@@ -39,6 +40,7 @@ __all__ = [
     "secede",
     "start",
     "stop",
+    "submit_cell",
     "task_tree",
     "worker_client",
 ]
