@@ -146,6 +146,13 @@ def ship(names: Iterable[str], namespace: Mapping[str, Any], skip: Mapping[str, 
                         f"The cell reads `{name}`, which holds a {future.status} future (key "
                         f"{future.key!r}): its value is gone. Compute it again first."
                     )
+                if future.status == "error":
+                    exc = future.exception()
+                    raise NestError(
+                        f"The cell reads `{name}`, which holds a failed future (key {future.key!r}: "
+                        f"{type(exc).__name__}: {exc}). `{name}.result()` shows the traceback; fix "
+                        "and compute it again first."
+                    )
             direct[name] = value
         else:
             pickled[name] = blob

@@ -197,7 +197,7 @@ class NestMagics(Magics):
     @argument("--name", dest="label", metavar="LABEL",
               help="task label, the start of its Dask key (default: cell_N, N the execution count)")
     @argument("--pure", action="store_true",
-              help="equal cells with equal inputs get the same key, so Dask runs them once")
+              help="equal cells with equal inputs and the same --name share a key, so Dask runs them once")
     @argument("--resources", nargs="+", default=[], metavar="K=V",
               help="worker resources the task needs, e.g. --resources GPU=1")
     @argument("--workers", nargs="+", metavar="ADDR",

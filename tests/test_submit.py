@@ -108,7 +108,8 @@ def test_last_expression_is_the_value_and_assignments_stay_on_the_worker(nb):
 def test_notebook_functions_and_classes_travel_by_value(nb):
     nb.ok("class Box:\n    def __init__(self, v):\n        self.v = v\n"
           "def triple(n):\n    return Box(n * 3)")
-    assert nb.ok("%%nest_submit --wait\n[triple(i).v for i in range(4)]").result["text/plain"] == "[0, 3, 6, 9]"
+    reply = nb.ok("%%nest_submit --wait\n[triple(i).v for i in range(4)]")
+    assert reply.result["text/plain"] == "[0, 3, 6, 9]"
 
 
 def test_cell_launches_tasks_with_worker_client(nb):
@@ -240,8 +241,10 @@ def test_resources_and_workers_place_the_task(nb):
 
 def test_bad_input_is_refused_before_anything_is_sent(nb, tmp_path):
     path = str(tmp_path / "w.txt")
-    nb.ok(f"import threading\nlock = threading.Lock()\nwriter = open({path!r}, 'w')\nreader = open({path!r})\n"
+    nb.ok(f"import threading\nlock = threading.Lock()\n"
+          f"writer = open({path!r}, 'w')\nreader = open({path!r})\n"
           "def locked():\n    with lock:\n        return 1")
+    nb.ok("failed = client.submit(lambda: 1 / 0)\nimport distributed\ndistributed.wait(failed)")
     nb.ok("%%nest_submit\n1")
     nb.ok("before = _nest")
     before = nb.scheduler_keys()
@@ -259,7 +262,10 @@ def test_bad_input_is_refused_before_anything_is_sent(nb, tmp_path):
          "a Dask client holds live connections"),
         ("%%nest_submit --name never\nlocked()",
          "The cell reads `locked`, a function that uses `lock`, a _thread.lock, which cannot be sent"),
-        ("%%nest_submit --name never-2\n1", "The task label 'never-2' (--name) would show in Dask as 'never'"),
+        ("%%nest_submit --name never\nfailed + 1",
+         "The cell reads `failed`, which holds a failed future (key 'lambda-"),
+        ("%%nest_submit --name never-2\n1",
+         "The task label 'never-2' (--name) would show in Dask as 'never'"),
         ("%%nest_submit -o 2x\n1", "-o '2x' is not a Python variable name"),
         ("%%nest_submit --resources GPU\n1", "--resources 'GPU' is not NAME=AMOUNT"),
         ("%%nest_submit --resources GPU=1\n1",
@@ -323,7 +329,8 @@ def remote(tmp_path_factory):
 
 def test_runs_on_a_worker_without_jupyter_nest(kernel, remote):
     kernel.run(f"%load_ext jupyter_nest\n%nest_cluster connect {remote.address}").check()
-    reply = kernel.run("%%nest_submit --wait --workers bare\nimport sys\nfrom distributed import worker_client\n"
+    reply = kernel.run("%%nest_submit --wait --workers bare\nimport sys\n"
+                       "from distributed import worker_client\n"
                        "print('importable:', sys.modules.get('jupyter_nest'))\n"
                        "def child(i):\n    print('child', i)\n    return i\n"
                        "with worker_client() as c:\n"
@@ -361,7 +368,8 @@ def test_interrupting_a_wait_cancels_the_cell(kernel, remote, tmp_path):
     kernel.client.get_shell_msg(timeout=10)
     assert error["ename"] == "KeyboardInterrupt"
     assert kernel.value("_nest.status") == "cancelled"
-    keys = kernel.value("[str(k) for k in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.tasks))]")
+    keys = kernel.value("[str(k) for k in client.run_on_scheduler("
+                        "lambda dask_scheduler: list(dask_scheduler.tasks))]")
     assert not [k for k in keys if k.startswith("endless-")], keys
     # The cell's code stopped on the worker: the file stops growing.
     deadline = time.monotonic() + 30
