@@ -31,6 +31,19 @@ def record(kernel: Kernel) -> list[dict[str, Any]]:
     return log
 
 
+def settle(kernel: Kernel) -> Kernel:
+    """Consume shell replies left from start-up, so each cell reads its own reply.
+
+    ``wait_for_ready`` asks for kernel info again every second until the kernel
+    answers; on a busy machine the extra answers arrive later, and ``Kernel.run``
+    would take them for the replies of the first cells.
+    """
+    request = kernel.client.kernel_info()
+    while kernel.client.get_shell_msg(timeout=60)["parent_header"].get("msg_id") != request:
+        pass
+    return kernel
+
+
 def drain(kernel: Kernel, done: Callable[[], bool], timeout: float = 60) -> None:
     """Read iopub messages (into the record) until ``done()``; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -68,7 +81,7 @@ class Notebook:
     """A kernel with jupyter_nest and a 2 x 1 cluster of worker processes, recording all output."""
 
     def __init__(self) -> None:
-        self.kernel = Kernel()
+        self.kernel = settle(Kernel())
         self.log = record(self.kernel)
         self.start = self.run("%load_ext jupyter_nest\nclient = %nest_cluster start --workers 2 --threads 1")
 
@@ -292,7 +305,7 @@ def test_help_documents_the_options_and_that_assignments_stay_remote(nb):
 
 
 def test_no_cluster_and_in_kernel_workers(kernel):
-    kernel.run("%load_ext jupyter_nest").check()
+    settle(kernel).run("%load_ext jupyter_nest").check()
     message = nest_error(kernel.run("%%nest_submit\n1"))
     assert "`%%nest_submit` needs a cluster, and none is running in this kernel. Start one with " \
            "`%nest_cluster start`" in message
@@ -328,7 +341,7 @@ def remote(tmp_path_factory):
 
 
 def test_runs_on_a_worker_without_jupyter_nest(kernel, remote):
-    kernel.run(f"%load_ext jupyter_nest\n%nest_cluster connect {remote.address}").check()
+    settle(kernel).run(f"%load_ext jupyter_nest\n%nest_cluster connect {remote.address}").check()
     reply = kernel.run("%%nest_submit --wait --workers bare\nimport sys\n"
                        "from distributed import worker_client\n"
                        "print('importable:', sys.modules.get('jupyter_nest'))\n"
@@ -345,7 +358,7 @@ def test_runs_on_a_worker_without_jupyter_nest(kernel, remote):
 
 def test_interrupting_a_wait_cancels_the_cell(kernel, remote, tmp_path):
     # Workers outside the kernel's process group: an interrupt reaches only the kernel.
-    kernel.run(f"%load_ext jupyter_nest\nclient = %nest_cluster connect {remote.address}").check()
+    settle(kernel).run(f"%load_ext jupyter_nest\nclient = %nest_cluster connect {remote.address}").check()
     ticks = tmp_path / "ticks"
     cell = kernel.client.execute(
         f"%%nest_submit --wait --name endless\nimport time\nwhile True:\n"
