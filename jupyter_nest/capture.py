@@ -15,7 +15,6 @@ rather than in module globals.
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import weakref
@@ -86,7 +85,6 @@ class Hub:
         self.pending: dict[str, tuple[Any, list[list[str]]]] = {}
         self.scheduled = False
         self.workers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.log_filter: Any = None
 
     def add(self, cell: str, worker: Any, stream: str, text: str) -> None:
         with self.lock:
@@ -141,27 +139,6 @@ class Router:
         return getattr(self.original, attr)
 
 
-class QuietCellFailures:
-    """Drops the worker's "Compute Failed" log record for tasks of submitted cells.
-
-    The error reaches the cell that submitted the task; logged, it would also
-    land in whichever notebook cell runs when the worker writes to the kernel's
-    inherited stderr.
-    """
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Compute Failed") or not record.args:
-            return True
-        for worker in list(self.hub.workers):
-            ts = worker.state.tasks.get(record.args[0])
-            if ts is not None and cell_of(ts.annotations) is not None:
-                return False
-        return True
-
-
 def install(worker: Any) -> Hub:
     """Route this process's stdout and stderr (once) for ``worker``; return the shared hub.
 
@@ -173,8 +150,6 @@ def install(worker: Any) -> Hub:
     hub = getattr(sys.stdout, "jupyter_nest_hub", None)
     if hub is None:
         hub = Hub()
-        hub.log_filter = QuietCellFailures(hub)
-        logging.getLogger("distributed.worker").addFilter(hub.log_filter)
         sys.stdout = Router("stdout", sys.stdout, hub)
         sys.stderr = Router("stderr", sys.stderr, hub)
     hub.workers.add(worker)
@@ -182,7 +157,7 @@ def install(worker: Any) -> Hub:
 
 
 def uninstall() -> None:
-    """Give the process its original streams and logging back.
+    """Give the process its original streams back.
 
     Examples
     --------
@@ -195,7 +170,6 @@ def uninstall() -> None:
         hub = getattr(stream, "jupyter_nest_hub", None)
         if hub is not None:
             hub.flush()
-            logging.getLogger("distributed.worker").removeFilter(hub.log_filter)
             setattr(sys, name, stream.original)
 
 

@@ -55,7 +55,7 @@ def explain(cell: Any, exc: BaseException, tb: TracebackType | None) -> None:
         text = linecache.getline(filename, frame.lineno or 0).strip()
         if text:
             lines.append("    " + text)
-    lines += traceback.format_exception_only(type(exc), exc)[-1:]
+    lines += traceback.format_exception_only(type(exc), exc)  # with its notes, e.g. the task chain
     try:
         exc._render_traceback_ = functools.partial(list, ["\n".join(line.rstrip() for line in lines)])
     except AttributeError:  # an exception type without instance attributes keeps Dask's traceback
