@@ -4,8 +4,8 @@ A submitted cell runs as a task whose annotations name the cell; the tasks it
 launches carry the name too (see :func:`cell_of`). The worker's ``sys.stdout``
 and ``sys.stderr`` are replaced by routers: a write from a task thread that
 belongs to a cell is buffered and sent as an event on :data:`TOPIC` (within
-:data:`FLUSH_DELAY` seconds, or at once when the cell task ends); every other
-write goes to the original stream untouched.
+:data:`FLUSH_DELAY` seconds, or at once when one of the cell's tasks ends);
+every other write goes to the original stream untouched.
 
 This module is shipped to workers by value (see ``jupyter_nest.submit``), so
 workers need not have jupyter_nest installed: it uses only the standard
@@ -41,6 +41,8 @@ def cell_of(annotations: dict[str, Any] | None) -> str | None:
     The cell's own task and the tasks it submits directly carry
     :data:`ANNOTATION`. Deeper descendants are found through the Dask span the
     cell runs in, which Dask passes on to every task launched from a task.
+    Dask keeps one span per task group, so a deeper task whose group (say
+    ``fib``) already runs under another cell's span reports to that cell.
 
     Examples
     --------
