@@ -23,6 +23,7 @@ from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
 from .forkjoin import nest
 from .runtime import get_client, rejoin, secede, task_tree, worker_client
+from .submit import submit_cell
 from .tree import TaskTree
 from .widget import SlotWidget, widget
 
@@ -43,6 +44,7 @@ __all__ = [
     "secede",
     "start",
     "stop",
+    "submit_cell",
     "task_tree",
     "widget",
     "worker_client",
