@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.display import display
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
 
@@ -15,6 +16,7 @@ from . import cluster, config, submit
 from .cellstatus import StatusLine
 from .errors import NestError
 from .security import security_from_files
+from .widget import widget
 
 
 def option_group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -58,7 +60,7 @@ connection_options = option_group(
     argument("--tls-key", metavar="FILE", help="client private key"),
 )
 
-ACTIONS = ("start", "connect", "status", "scale", "restart", "stop")
+ACTIONS = ("start", "connect", "status", "scale", "restart", "stop", "widget")
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -94,9 +96,10 @@ class NestMagics(Magics):
     @line_magic
     @magic_arguments()
     @argument("action", nargs="?", metavar="SUBCOMMAND",
-              help="start | connect ADDRESS | status | scale N | restart | stop")
+              help="start | connect ADDRESS | status | scale N | restart | stop | widget")
     @argument("target", nargs="?", metavar="ADDRESS|N",
               help="the scheduler address for connect, the worker count for scale")
+    @argument("--widget", action="store_true", help="start, connect: show the live slot view right away")
     @local_cluster_options
     @cluster_class_options
     @connection_options
@@ -113,6 +116,8 @@ class NestMagics(Magics):
           scale N                 resize a cluster started here to N workers
           restart                 restart the workers, clearing their memory
           stop                    close the cluster (or disconnect from a remote one)
+          widget                  the live slot view: every worker's slots, seceded
+                                  tasks and queue, counts over time, the task tree
 
         `start` and `connect` return the client, which also becomes the default
         Dask client: `client = %nest_cluster start` keeps it in a variable.
@@ -144,7 +149,10 @@ class NestMagics(Magics):
                 f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS` and "
                 "`scale N` take a value."
             )
-        return getattr(self, f"_{action}")(args)
+        result = getattr(self, f"_{action}")(args)
+        if args.widget and action in ("start", "connect"):
+            display(widget())
+        return result
 
     def _start(self, args: Any) -> Any:
         if args.option and not args.cluster:
@@ -188,6 +196,9 @@ class NestMagics(Magics):
 
     def _stop(self, args: Any) -> None:
         print(cluster.stop())
+
+    def _widget(self, args: Any) -> Any:
+        return widget()
 
     @cell_magic
     @magic_arguments()

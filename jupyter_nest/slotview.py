@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, HoverTool, LinearAxis, Range1d
+from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, LinearAxis, Range1d
 from bokeh.plotting import figure
 
 COLORS = {
@@ -38,22 +38,25 @@ MAX_WORKERS = 16
 MAX_SECEDED = 12
 HISTORY = 600
 
-_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "age", "detail", "worker")
+_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker")
+# Ages are computed in the browser from ``since`` (epoch seconds), so a running
+# task's cell need not be resent every update just because it got older.
+_AGE_JS = """
+    if (!value) { return "" }
+    const s = Date.now() / 1000 - value
+    return s < 120 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min"
+"""
 
 
 def _short(text: str, width: int = 10) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _age(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _worker_cells(w: dict[str, Any], row: int, now: float, cells: dict[str, list[Any]]) -> None:
+def _worker_cells(w: dict[str, Any], row: int, cells: dict[str, list[Any]]) -> None:
     blocked = {b["key"] for b in w.get("blocked", ())}
 
-    def add(x: int, y: float, state: str, label: str, key: str = "", age: str = "", detail: str = "") -> None:
-        for name, value in zip(_CELL_COLUMNS, (x, y, COLORS[state], label, key, state, age, detail, w["address"])):
+    def add(x: int, y: float, state: str, label: str, key: str = "", since: float = 0.0, detail: str = "") -> None:
+        for name, value in zip(_CELL_COLUMNS, (x, y, COLORS[state], label, key, state, since, detail, w["address"])):
             cells[name].append(value)
 
     slots_y, seceded_y = -2.0 * row, -2.0 * row - 1
@@ -66,10 +69,10 @@ def _worker_cells(w: dict[str, Any], row: int, now: float, cells: dict[str, list
         detail = "waiting on other tasks without seceding" if state == "blocked" else ""
         if slot.get("inline"):
             detail = f"{slot['inline']:,} child calls run inline"
-        add(i, slots_y, state, _short(slot["name"]), slot["key"], _age(now - slot["since"]), detail)
+        add(i, slots_y, state, _short(slot["name"]), slot["key"], slot["since"], detail)
     seceded = sorted(w["seceded"], key=lambda s: s["since"])
     for i, task in enumerate(seceded[:MAX_SECEDED]):
-        add(i, seceded_y, "seceded", _short(task["name"]), task["key"], _age(now - task["since"]),
+        add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
             f"waiting on {task.get('waiting_on', 0)} children")
     if len(seceded) > MAX_SECEDED:
         add(MAX_SECEDED, seceded_y, "more", f"+{len(seceded) - MAX_SECEDED}",
@@ -96,12 +99,11 @@ def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
     >>> columns(snap)["nest-status"]["text"]
     ['no workers']
     """
-    now = snapshot["time"]
     cells: dict[str, list[Any]] = {name: [] for name in _CELL_COLUMNS}
     labels: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
     workers = sorted(snapshot["workers"], key=lambda w: w["address"])
     for row, w in enumerate(workers[:MAX_WORKERS]):
-        _worker_cells(w, row, now, cells)
+        _worker_cells(w, row, cells)
         status = "" if w.get("status") in ("running", None) else f" ({w['status']})"
         name = w["address"].split("://")[-1]
         labels["x"] += [-0.6, -0.6]
@@ -138,13 +140,21 @@ class CountsHistory:
         self.start: float | None = None
         self.points: deque[dict[str, float]] = deque(maxlen=HISTORY)
 
-    def point(self, snapshot: dict[str, Any]) -> dict[str, list[float]]:
-        """Add a snapshot; return the new point as one-row column data (for ``stream``)."""
+    def point(self, snapshot: dict[str, Any]) -> dict[str, list[float]] | None:
+        """Add a snapshot; the new point as one-row column data (for ``stream``), or None.
+
+        A point is kept when the totals changed, or a second after the last one.
+        """
         if self.start is None:
             self.start = snapshot["time"]
         t = snapshot["totals"]
         point = {"t": snapshot["time"] - self.start, "running": t["running"], "seceded": t["seceded"],
                  "queued": t["queued"], "done": t["done"]}
+        if self.points:
+            last = self.points[-1]
+            same = all(point[k] == last[k] for k in ("running", "seceded", "queued", "done"))
+            if same and point["t"] - last["t"] < 1:
+                return None
         self.points.append(point)
         return {k: [v] for k, v in point.items()}
 
@@ -232,7 +242,8 @@ class SlotView:
         fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="right",
                  text_baseline="middle", text_font_size="11px")
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[
-            ("task", "@key"), ("state", "@state"), ("for", "@age"), ("", "@detail"), ("worker", "@worker")]))
+            ("task", "@key"), ("state", "@state"), ("for", "@since{custom}"), ("", "@detail"), ("worker", "@worker")],
+            formatters={"@since": CustomJSHover(code=_AGE_JS)}))
         return fig
 
     def _counts(self) -> Any:
@@ -278,6 +289,8 @@ class SlotView:
         for name, d in data.items():
             self._set(name, d)
         point = self.history.point(snapshot)
+        if point is None:
+            return
         self.sources["nest-counts"].stream(point, rollover=HISTORY)
         counts, done = self._count_ranges
         peak = max(max(p["running"], p["seceded"], p["queued"]) for p in self.history.points)

@@ -84,14 +84,14 @@ class SlotWidget:
         self.root = root.key if isinstance(root, Future) else root
         self.interval = config.seconds("widget.interval", interval)
         self.lock = threading.Lock()
-        self.view = SlotView()
-        self.model = _Model(self.view.layout, self.lock, self._stop_updates)
         self.updates = 0
         self._previous: dict[str, Any] | None = None
         self._unreachable_since: float | None = None
         self._last_tree = 0.0
         self._stop = threading.Event()
         self._gone: dict[str, float] = {}
+        self.view = SlotView()
+        self.model = _Model(self.view.layout, self.lock, self._stop_updates)
         self._thread = threading.Thread(target=self._run, name="jupyter-nest-slot-view", daemon=True)
         self._thread.start()
 
@@ -171,8 +171,9 @@ class SlotWidget:
 
     def _stop_updates(self) -> None:
         self._stop.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
+        thread = getattr(self, "_thread", None)  # absent when __init__ failed half way
+        if thread is not None and threading.current_thread() is not thread:
+            thread.join(timeout=5)
 
     def close(self) -> None:
         """Stop updating and remove the view."""

@@ -230,3 +230,14 @@ def test_lineage_summarises_a_large_real_tree(ipython):
     assert sum(1 for _ in tree.nodes()) <= 300
     assert tree.root["hidden"]["tasks"] == 3000 - 50
 
+
+
+def test_widget_subcommand_and_start_widget(kernel):
+    reply = kernel.run("%load_ext jupyter_nest\n%nest_cluster start --workers 1 --threads 1 --no-dashboard --widget")
+    reply.check()
+    plain = [d.get("text/plain") for d in reply.data]
+    assert "<jupyter_nest slot view>" in plain  # the view, shown right away
+    assert any(p and p.startswith("jupyter_nest: local cluster") for p in plain)  # and the summary
+    view = kernel.run("%nest_cluster widget").check()
+    assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in view.data]
+    assert "widget" in kernel.run("print(get_ipython().find_line_magic('nest_cluster').__doc__)").stdout
