@@ -35,6 +35,7 @@ class OfferPlugin(WorkerPlugin):
         self.worker = worker
         self.runtime = runtime_of(worker)
         self.reported: bool | None = None
+        self.runtime.on_work = self._report
         worker.handlers["nest_offer"] = self.offer
         worker.handlers["nest_claim"] = self.claim
         self._callback = PeriodicCallback(self._report, config.seconds("forkjoin.report-interval") * 1000)
