@@ -26,7 +26,7 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import config
+from . import config, registry
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .summary import ClusterSummary
@@ -128,6 +128,7 @@ def _open(session: Session) -> Session:
     """Make ``session`` this kernel's session; every start and connect ends here."""
     global _session
     _session = session
+    registry.register(session)
     return session
 
 
@@ -511,6 +512,7 @@ def stop() -> str:
         return "No cluster is running in this kernel; nothing to stop."
     address = session.address
     session.close()
+    registry.unregister()
     if session.cluster is None:
         return f"Disconnected from {address}; that scheduler and its workers keep running."
     return f"Stopped the {session.kind} at {address}."

@@ -1,0 +1,113 @@
+/**
+ * The Nest commands (in the palette, and behind the panel's buttons). Without a
+ * kernelId argument they act on the active notebook's cluster.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { clusterTitle } from './format';
+import { runInKernel, scaleCode, stopCode } from './kernelactions';
+import { ClusterModel } from './model';
+import type { NestPanel } from './panel';
+import { ICluster } from './types';
+
+export namespace CommandIDs {
+  export const open = 'jupyter-nest:open';
+  export const refresh = 'jupyter-nest:refresh';
+  export const showSlots = 'jupyter-nest:show-slots';
+  export const scale = 'jupyter-nest:scale';
+  export const stop = 'jupyter-nest:stop';
+}
+
+export const PALETTE_COMMANDS = [
+  CommandIDs.open,
+  CommandIDs.refresh,
+  CommandIDs.showSlots,
+  CommandIDs.scale,
+  CommandIDs.stop
+];
+
+export function addCommands(
+  app: JupyterFrontEnd,
+  model: ClusterModel,
+  panel: NestPanel,
+  notebooks: INotebookTracker | null
+): void {
+  const { commands, shell, serviceManager } = app;
+
+  /** The cluster a command is about: its kernelId argument, else the active notebook's. */
+  const target = (args: ReadonlyPartialJSONObject): ICluster | undefined => {
+    const kernelId =
+      (args.kernelId as string | undefined) ??
+      notebooks?.currentWidget?.sessionContext.session?.kernel?.id;
+    return model.byKernel(kernelId);
+  };
+  const hasTarget = (args: ReadonlyPartialJSONObject) => target(args)?.state === 'running';
+
+  /** Run an action in the cluster's kernel, noting on its card while the kernel is busy. */
+  const act = async (cluster: ICluster, what: string, code: string): Promise<void> => {
+    panel.list.setNote(cluster.kernel_id, `${what}: sent to the kernel (it runs once the kernel is idle)…`);
+    try {
+      await runInKernel(serviceManager, cluster.kernel_id, code);
+    } catch (e) {
+      await showErrorMessage(`Nest: ${what} failed`, (e as Error).message);
+    } finally {
+      panel.list.setNote(cluster.kernel_id, null);
+      await model.refresh();
+    }
+  };
+
+  commands.addCommand(CommandIDs.open, {
+    label: 'Nest: Show the Cluster Panel',
+    execute: () => shell.activateById(panel.id)
+  });
+  commands.addCommand(CommandIDs.refresh, {
+    label: 'Nest: Refresh Clusters',
+    execute: () => model.refresh()
+  });
+  commands.addCommand(CommandIDs.showSlots, {
+    label: 'Nest: Show Live Slots of This Notebook’s Cluster',
+    isEnabled: hasTarget,
+    execute: async args => {
+      const cluster = target(args);
+      if (cluster) {
+        shell.activateById(panel.id);
+        await panel.slots.open(cluster.kernel_id, clusterTitle(cluster));
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.scale, {
+    label: 'Nest: Scale This Notebook’s Cluster…',
+    isEnabled: args => hasTarget(args) && !target(args)?.remote,
+    execute: async args => {
+      const cluster = target(args);
+      if (!cluster) {
+        return;
+      }
+      let n = args.n as number | undefined;
+      if (n === undefined) {
+        const result = await InputDialog.getNumber({
+          title: `Scale the cluster of ${clusterTitle(cluster)} to how many workers?`,
+          value: cluster.totals?.workers ?? 1
+        });
+        if (!result.button.accept || result.value === null) {
+          return;
+        }
+        n = result.value;
+      }
+      await act(cluster, `Scale to ${n} workers`, scaleCode(n));
+    }
+  });
+  commands.addCommand(CommandIDs.stop, {
+    label: 'Nest: Stop This Notebook’s Cluster',
+    isEnabled: hasTarget,
+    execute: async args => {
+      const cluster = target(args);
+      if (cluster) {
+        await act(cluster, cluster.remote ? 'Disconnect' : 'Stop', stopCode());
+      }
+    }
+  });
+}
