@@ -38,7 +38,7 @@ def scripts(base_url: str) -> tuple[str, ...]:
     from ..slotview import SlotView
 
     resources = Resources(mode="server", root_url=base_url.rstrip("/") + "/jupyter-nest/")
-    return tuple(bundle_for_objs_and_resources([SlotView().layout], resources).js_files)
+    return tuple(getattr(u, "url", u) for u in bundle_for_objs_and_resources([SlotView().layout], resources).js_files)
 
 
 def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
