@@ -96,7 +96,7 @@ class ClusterList extends Widget {
   private _actions(c: ICluster): HTMLElement {
     const bar = element('div', 'jp-Nest-actions');
     const button = (label: string, command: string, cls: string): HTMLButtonElement => {
-      const b = element('button', `jp-Button jp-mod-styled jp-mod-reject ${cls}`, label) as HTMLButtonElement;
+      const b = element('button', `jp-Nest-button ${cls}`, label) as HTMLButtonElement;
       b.onclick = () => void this._commands.execute(command, { kernelId: c.kernel_id });
       return b;
     };

@@ -82,6 +82,11 @@ export class SlotsView extends Widget {
   private async _update(kernelId: string): Promise<void> {
     const reply = await fetchColumns(kernelId);
     if (!reply.columns) {
+      // A stopped cluster's last picture would pass for a live one: show why instead.
+      this._poll?.dispose();
+      this._views?.clear();
+      this._views = null;
+      this._host.replaceChildren();
       this._setMessage(this._notRunning(reply));
       return;
     }
