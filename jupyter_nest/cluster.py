@@ -26,10 +26,11 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import config, registry
+from . import config
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .summary import ClusterSummary
+from . import registry
 
 _SCHEMES = ("tcp", "tls")
 

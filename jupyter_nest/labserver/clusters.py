@@ -81,7 +81,13 @@ async def probe(entry: dict[str, Any], snapshot: Snapshot | None = None) -> dict
             f"The scheduler at {entry['scheduler']} does not answer ({type(e).__name__}): "
             "the cluster has stopped or crashed. Stop it from the notebook with `%nest_cluster stop`."
         )
-        return None
+    except Exception as e:  # an answer, but not a snapshot: e.g. a scheduler without our plugin
+        entry["reason"] = (
+            f"The scheduler at {entry['scheduler']} answers but sends no snapshot "
+            f"({type(e).__name__}: {e}): jupyter_nest's monitor is not installed there. "
+            "`%nest_cluster status` in the notebook still describes the cluster."
+        )
+    return None
 
 
 def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],

@@ -67,25 +67,32 @@ export function addCommands(
     label: 'Nest: Refresh Clusters',
     execute: () => model.refresh()
   });
-  commands.addCommand(CommandIDs.showSlots, {
-    label: 'Nest: Show Live Slots of This Notebook’s Cluster',
-    isEnabled: hasTarget,
-    execute: async args => {
-      const cluster = target(args);
-      if (cluster) {
-        shell.activateById(panel.id);
-        await panel.slots.open(cluster.kernel_id, clusterTitle(cluster));
+  /** A command about one cluster: its kernelId argument, else the active notebook's. */
+  const addClusterCommand = (
+    id: string,
+    label: string,
+    run: (cluster: ICluster, args: ReadonlyPartialJSONObject) => Promise<void>,
+    isEnabled: (args: ReadonlyPartialJSONObject) => boolean = hasTarget
+  ) =>
+    commands.addCommand(id, {
+      label,
+      isEnabled,
+      execute: async args => {
+        const cluster = target(args);
+        if (cluster) {
+          await run(cluster, args);
+        }
       }
-    }
+    });
+
+  addClusterCommand(CommandIDs.showSlots, 'Nest: Show Live Slots of This Notebook’s Cluster', async cluster => {
+    shell.activateById(panel.id);
+    await panel.slots.open(cluster.kernel_id, clusterTitle(cluster));
   });
-  commands.addCommand(CommandIDs.scale, {
-    label: 'Nest: Scale This Notebook’s Cluster…',
-    isEnabled: args => hasTarget(args) && !target(args)?.remote,
-    execute: async args => {
-      const cluster = target(args);
-      if (!cluster) {
-        return;
-      }
+  addClusterCommand(
+    CommandIDs.scale,
+    'Nest: Scale This Notebook’s Cluster…',
+    async (cluster, args) => {
       let n = args.n as number | undefined;
       if (n === undefined) {
         const result = await InputDialog.getNumber({
@@ -98,16 +105,10 @@ export function addCommands(
         n = result.value;
       }
       await act(cluster, `Scale to ${n} workers`, scaleCode(n));
-    }
-  });
-  commands.addCommand(CommandIDs.stop, {
-    label: 'Nest: Stop This Notebook’s Cluster',
-    isEnabled: hasTarget,
-    execute: async args => {
-      const cluster = target(args);
-      if (cluster) {
-        await act(cluster, cluster.remote ? 'Disconnect' : 'Stop', stopCode());
-      }
-    }
-  });
+    },
+    args => hasTarget(args) && !target(args)?.remote
+  );
+  addClusterCommand(CommandIDs.stop, 'Nest: Stop This Notebook’s Cluster', cluster =>
+    act(cluster, cluster.remote ? 'Disconnect' : 'Stop', stopCode())
+  );
 }
