@@ -512,8 +512,8 @@ def stop() -> str:
     if session is None:
         return "No cluster is running in this kernel; nothing to stop."
     address = session.address
-    session.close()
     registry.unregister()
+    session.close()
     if session.cluster is None:
         return f"Disconnected from {address}; that scheduler and its workers keep running."
     return f"Stopped the {session.kind} at {address}."

@@ -136,7 +136,11 @@ def register(session: Any) -> Path | None:
 
 
 def unregister() -> None:
-    """Mark this kernel's entry stopped, so the panel shows the cluster as stopped, not gone."""
+    """Mark this kernel's entry stopped, so the panel shows the cluster as stopped, not gone.
+
+    Called before the cluster closes, so the panel never mistakes a cluster that is
+    being stopped for one that crashed.
+    """
     path = _entry_path()
     if path is None:
         return

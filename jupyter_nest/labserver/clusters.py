@@ -98,7 +98,6 @@ def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],
     if state == "running" and snap is None:
         state = "unreachable"
     return {
-        "id": entry["kernel_id"],
         "kernel_id": entry["kernel_id"],
         "kernel_name": kernel.get("name"),
         "notebook": kernel.get("path"),
@@ -116,12 +115,12 @@ def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],
     }
 
 
-def live_entries(folder: Path, kernel_ids: Iterable[str], now: float | None = None) -> list[dict[str, Any]]:
+def live_entries(folder: Path, kernel_ids: Iterable[str]) -> list[dict[str, Any]]:
     """Entries of kernels this server runs whose process lives; ghosts of dead kernels are deleted.
 
     Stopped entries are kept for ``jupyter-nest.lab.stopped-linger`` so the panel can say so.
     """
-    now = time.time() if now is None else now
+    now = time.time()
     linger = config.seconds("lab.stopped-linger")
     kernel_ids = set(kernel_ids)
     out = []

@@ -108,7 +108,11 @@ export function addCommands(
     },
     args => hasTarget(args) && !target(args)?.remote
   );
-  addClusterCommand(CommandIDs.stop, 'Nest: Stop This Notebook’s Cluster', cluster =>
-    act(cluster, cluster.remote ? 'Disconnect' : 'Stop', stopCode())
+  // A cluster whose scheduler does not answer can still be stopped from its kernel.
+  addClusterCommand(
+    CommandIDs.stop,
+    'Nest: Stop This Notebook’s Cluster',
+    cluster => act(cluster, cluster.remote ? 'Disconnect' : 'Stop', stopCode()),
+    args => (target(args)?.state ?? 'stopped') !== 'stopped'
   );
 }

@@ -87,7 +87,7 @@ class ClusterList extends Widget {
     if (note) {
       card.append(element('div', 'jp-Nest-note', note));
     }
-    if (c.state === 'running') {
+    if (c.state !== 'stopped') {
       card.append(this._actions(c));
     }
     return card;
@@ -100,9 +100,11 @@ class ClusterList extends Widget {
       b.onclick = () => void this._commands.execute(command, { kernelId: c.kernel_id });
       return b;
     };
-    bar.append(button('Live slots', CommandIDs.showSlots, 'jp-Nest-show'));
-    if (!c.remote) {
-      bar.append(button('Scale…', CommandIDs.scale, 'jp-Nest-scale'));
+    if (c.state === 'running') {
+      bar.append(button('Live slots', CommandIDs.showSlots, 'jp-Nest-show'));
+      if (!c.remote) {
+        bar.append(button('Scale…', CommandIDs.scale, 'jp-Nest-scale'));
+      }
     }
     bar.append(button(c.remote ? 'Disconnect' : 'Stop', CommandIDs.stop, 'jp-Nest-stop'));
     if (c.dashboard) {

@@ -81,12 +81,15 @@ export class SlotsView extends Widget {
 
   private async _update(kernelId: string): Promise<void> {
     const reply = await fetchColumns(kernelId);
-    if (!reply.columns) {
+    if (reply.cluster.state === 'stopped') {
       // A stopped cluster's last picture would pass for a live one: show why instead.
       this._poll?.dispose();
       this._views?.clear();
       this._views = null;
       this._host.replaceChildren();
+    }
+    if (!reply.columns) {
+      // A scheduler too busy to answer in time may answer the next poll: keep trying.
       this._setMessage(this._notRunning(reply));
       return;
     }

@@ -21,7 +21,6 @@ export type ClusterState = 'running' | 'stopped' | 'unreachable';
 
 /** One cluster a kernel of this server started or connected to. */
 export interface ICluster {
-  id: string;
   kernel_id: string;
   kernel_name: string | null;
   notebook: string | null;
