@@ -94,22 +94,26 @@ def test_a_notebook_cluster_is_listed_with_its_view_then_shown_stopped(server):
         assert c["totals"]["workers"] == 1 and c["totals"]["threads"] == 1
         assert c["dashboard"].startswith("http://127.0.0.1:")
 
-        view = server.api("GET", f"jupyter-nest/clusters/{k.id}/view")
+        base = f"jupyter-nest/clusters/{k.id}"
+        # A view the server never opened (or dropped) tells the browser to embed a new one.
+        assert server.api("GET", f"{base}/columns?view=v1")["reload"] is True
+        view = server.api("GET", f"{base}/view?view=v1")
         assert view["cluster"]["state"] == "running"
         assert {"doc", "root_id"} <= set(view["item"])
-        assert view["columns"] and all(isinstance(cols, dict) for cols in view["columns"].values())
-        named = json.dumps(view["item"]["doc"])
-        assert all(f'"name": "{name}"' in named for name in view["columns"])
         assert view["scripts"] and all("/jupyter-nest/static/js/bokeh" in s for s in view["scripts"])
         for script in view["scripts"]:
             status, body = server.request("GET", script.lstrip("/"))
             assert status == 200 and view["bokeh_version"].encode() in body
-        assert set(server.api("GET", f"jupyter-nest/clusters/{k.id}/columns")["columns"]) == set(view["columns"])
+        update = server.api("GET", f"{base}/columns?view=v1")
+        assert update["columns"] and "reload" not in update
+        embedded = json.dumps(view["item"]["doc"])
+        assert all(f'"name": "{name}"' in embedded for name in update["columns"])
+        assert all(f'"id": "{model_id}"' in embedded for model_id in update["ranges"])
 
         k.run("%nest_cluster stop").check()
         [c] = clusters(server)
         assert c["state"] == "stopped" and c["totals"] is None
-        stopped = server.api("GET", f"jupyter-nest/clusters/{k.id}/columns")
+        stopped = server.api("GET", f"{base}/columns?view=v1")
         assert stopped["cluster"]["state"] == "stopped" and "columns" not in stopped
     finally:
         k.shutdown()

@@ -1,8 +1,8 @@
 """Tornado handlers under ``/jupyter-nest/``; every one needs the server's token (or login cookie).
 
 ``GET clusters``                 the clusters of this server's kernels, with totals
-``GET clusters/<kernel>/view``   the live slot view of one: json_item, columns, BokehJS URLs
-``GET clusters/<kernel>/columns`` new data for that view
+``GET clusters/<kernel>/view``   a live slot view of one: json_item and BokehJS URLs
+``GET clusters/<kernel>/columns`` that view's new source data and axis ranges
 ``GET static/...``               the Python bokeh package's BokehJS files
 """
 
@@ -55,7 +55,13 @@ class ClustersHandler(NestHandler):
 
 
 class ClusterViewHandler(NestHandler):
-    """The view of one cluster; ``columns`` only when the panel already shows it."""
+    """The live slot view of one cluster: ``view`` starts one, ``columns`` brings it up to date.
+
+    ``?view=ID`` names the browser's view, so two panels on one cluster each keep their own.
+    """
+
+    def initialize(self, live: view.LiveViews) -> None:
+        self.live = live
 
     @tornado.web.authenticated
     async def get(self, kernel_id: str, what: str) -> None:
@@ -65,15 +71,18 @@ class ClusterViewHandler(NestHandler):
             self.write_json({"message": f"No cluster is registered by kernel {kernel_id}: its kernel "
                                         "stopped, or it never started a cluster."}, 404)
             return
-        snap = None
-        if entry.get("state") == "running":
-            snap = await clusters.probe(entry)
-        reply = {"cluster": clusters.describe(entry, kernels, snap)}
-        if snap is not None:
-            reply["columns"] = view.columns(snap)
-            if what == "view":
-                reply.update(item=view.item(snap), scripts=list(view.scripts(self.base_url)),
-                             bokeh_version=view.bokeh_version())
+        key = (kernel_id, self.get_argument("view", ""))
+        snap = await clusters.probe(entry) if entry.get("state") == "running" else None
+        reply: dict[str, Any] = {"cluster": clusters.describe(entry, kernels, snap)}
+        if entry.get("state") == "stopped":
+            self.live.close(kernel_id)
+        elif snap is not None and what == "view":
+            reply.update(item=self.live.open(key, snap), scripts=list(view.scripts(self.base_url)),
+                         bokeh_version=view.bokeh_version())
+        elif snap is not None:
+            update = self.live.update(key, snap)
+            # A view this server does not know (it restarted, or the view sat idle): embed anew.
+            reply.update(update if update is not None else {"reload": True})
         self.write_json(reply)
 
 
@@ -82,7 +91,8 @@ def setup(web_app: Any) -> None:
     base = url_path_join(web_app.settings["base_url"], "jupyter-nest")
     web_app.add_handlers(".*$", [
         (url_path_join(base, "clusters"), ClustersHandler),
-        (url_path_join(base, "clusters", _KERNEL, r"(?P<what>view|columns)"), ClusterViewHandler),
+        (url_path_join(base, "clusters", _KERNEL, r"(?P<what>view|columns)"), ClusterViewHandler,
+         {"live": view.LiveViews()}),
         (url_path_join(base, "static", "(.*)"), AuthenticatedFileHandler,
          {"path": str(view.bokehjs_dir())}),
     ])

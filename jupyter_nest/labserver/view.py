@@ -1,24 +1,31 @@
-"""The live slot view for the panel: the notebook widget's Bokeh figure, embedded once, then fed columns.
+"""The live slot view for the panel: the notebook widget's Bokeh figure, embedded once, then fed updates.
 
 The panel renders the view from snapshots instead of running a Bokeh server app:
 the Jupyter server already authenticates the browser and polls schedulers for
 the cluster list, so the view needs no extra process, port or proxy, and it is
 the same :class:`~jupyter_nest.slotview.SlotView` code the notebook widget uses.
+The server keeps one ``SlotView`` per open panel view, so what ``update`` keeps
+between snapshots (counts over time, axis ranges) carries on; each poll sends
+the data of every named source and the ends of every ``Range1d``, which the
+browser applies by source name and model id.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
 import bokeh
 from bokeh.embed import json_item
 from bokeh.embed.bundle import bundle_for_objs_and_resources
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.resources import Resources
 from bokeh.util.paths import static_path
 
-STATIC_ROUTE = "jupyter-nest/static/"
+# A view the browser has not polled for this long is dropped; its next poll asks for a new one.
+IDLE_SECONDS = 120
 
 
 def bokehjs_dir() -> Path:
@@ -33,29 +40,65 @@ def scripts(base_url: str) -> tuple[str, ...]:
     Examples
     --------
     >>> scripts("/")  # doctest: +SKIP
-    ('/jupyter-nest/static/js/bokeh.min.js?v=...', ...)
+    ('/jupyter-nest/static/js/bokeh.min.js', '/jupyter-nest/static/js/bokeh-widgets.min.js')
     """
     from ..slotview import SlotView
 
     resources = Resources(mode="server", root_url=base_url.rstrip("/") + "/jupyter-nest/")
-    return tuple(getattr(u, "url", u) for u in bundle_for_objs_and_resources([SlotView().layout], resources).js_files)
-
-
-def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
-    """The data of every named source of the view for ``snapshot``."""
-    from ..slotview import columns as slot_columns
-
-    return slot_columns(snapshot)
-
-
-def item(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The view as a ``json_item``, already showing ``snapshot``."""
-    from ..slotview import SlotView
-
-    view = SlotView()
-    view.update(snapshot)
-    return json_item(view.layout)
+    bundle = bundle_for_objs_and_resources([SlotView().layout], resources)
+    return tuple(getattr(url, "url", url) for url in bundle.js_files)
 
 
 def bokeh_version() -> str:
     return bokeh.__version__
+
+
+def _plain(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def state(layout: Any) -> dict[str, Any]:
+    """What changes in a layout: ``columns`` (source name -> data) and ``ranges`` (model id -> ends)."""
+    return {
+        "columns": {src.name: {k: _plain(v) for k, v in src.data.items()}
+                    for src in layout.select({"type": ColumnDataSource}) if src.name},
+        "ranges": {r.id: {"start": r.start, "end": r.end} for r in layout.select({"type": Range1d})},
+    }
+
+
+class LiveViews:
+    """The ``SlotView`` behind each slot view open in a browser, by (kernel id, view id)."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[str, str], tuple[Any, float]] = {}
+
+    def open(self, key: tuple[str, str], snapshot: dict[str, Any]) -> dict[str, Any]:
+        """A new view showing ``snapshot``, as a ``json_item`` to embed."""
+        from ..slotview import SlotView
+
+        self._drop_idle()
+        view = SlotView()
+        view.update(snapshot)
+        self._views[key] = (view, time.monotonic())
+        return json_item(view.layout)
+
+    def update(self, key: tuple[str, str], snapshot: dict[str, Any]) -> dict[str, Any] | None:
+        """The view's new :func:`state` after ``snapshot``; ``None`` when there is no such view."""
+        self._drop_idle()
+        found = self._views.get(key)
+        if found is None:
+            return None
+        view = found[0]
+        view.update(snapshot)
+        self._views[key] = (view, time.monotonic())
+        return state(view.layout)
+
+    def close(self, kernel_id: str) -> None:
+        """Drop the views of a cluster that stopped."""
+        for key in [k for k in self._views if k[0] == kernel_id]:
+            del self._views[key]
+
+    def _drop_idle(self) -> None:
+        limit = time.monotonic() - IDLE_SECONDS
+        for key in [k for k, (_, used) in self._views.items() if used < limit]:
+            del self._views[key]

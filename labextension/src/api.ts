@@ -29,12 +29,12 @@ export async function listClusters(): Promise<ICluster[]> {
   return reply.clusters;
 }
 
-/** The slot view of one kernel's cluster: the Bokeh item to embed once, and its data. */
-export function fetchView(kernelId: string): Promise<IViewReply> {
-  return request<IViewReply>(`clusters/${encodeURIComponent(kernelId)}/view`);
+/** Start a slot view of one kernel's cluster: the Bokeh item to embed once. */
+export function fetchView(kernelId: string, viewId: string): Promise<IViewReply> {
+  return request<IViewReply>(`clusters/${encodeURIComponent(kernelId)}/view?view=${viewId}`);
 }
 
 /** Fresh data for a slot view already on the page. */
-export function fetchColumns(kernelId: string): Promise<IViewReply> {
-  return request<IViewReply>(`clusters/${encodeURIComponent(kernelId)}/columns`);
+export function fetchColumns(kernelId: string, viewId: string): Promise<IViewReply> {
+  return request<IViewReply>(`clusters/${encodeURIComponent(kernelId)}/columns?view=${viewId}`);
 }

@@ -1,13 +1,14 @@
 /**
  * The live slot view in the panel: the notebook widget's Bokeh figure, embedded once
- * from the server's json_item, then fed new column data by source name.
+ * from the server's json_item, then brought up to date by source name and model id.
  */
-import { Widget } from '@lumino/widgets';
+import { UUID } from '@lumino/coreutils';
 import { Poll } from '@lumino/polling';
+import { Widget } from '@lumino/widgets';
 
 import { fetchColumns, fetchView } from './api';
 import { loadBokeh } from './bokeh';
-import { Columns, IViewReply } from './types';
+import { IViewReply } from './types';
 
 /** How often the view's data is refreshed while it is visible. */
 const INTERVAL_MS = 1000;
@@ -39,25 +40,7 @@ export class SlotsView extends Widget {
     this._setMessage('Loading the slot view…');
     this.show();
     try {
-      const reply = await fetchView(kernelId);
-      if (this._kernelId !== kernelId) {
-        return;
-      }
-      if (!reply.item || !reply.scripts || !reply.bokeh_version) {
-        this._setMessage(this._notRunning(reply));
-        return;
-      }
-      const bokeh = await loadBokeh(reply.scripts, reply.bokeh_version);
-      const target = document.createElement('div');
-      this._host.replaceChildren(target);
-      this._views = await bokeh.embed.embed_item(reply.item, target);
-      this._setMessage('');
-      this._poll = new Poll({
-        factory: () => this._update(kernelId),
-        frequency: { interval: INTERVAL_MS, backoff: true, max: 10 * 1000 },
-        name: 'jupyter-nest:slots',
-        standby: () => this.isHidden || 'when-hidden'
-      });
+      await this._embed(kernelId);
     } catch (e) {
       this._setMessage((e as Error).message);
     }
@@ -65,11 +48,7 @@ export class SlotsView extends Widget {
 
   /** Remove the figure and stop polling. */
   closeView(): void {
-    this._poll?.dispose();
-    this._poll = null;
-    this._views?.clear();
-    this._views = null;
-    this._host.replaceChildren();
+    this._stop();
     this._kernelId = null;
     this.hide();
   }
@@ -79,14 +58,45 @@ export class SlotsView extends Widget {
     super.dispose();
   }
 
+  private async _embed(kernelId: string): Promise<void> {
+    const reply = await fetchView(kernelId, this._viewId);
+    if (this._kernelId !== kernelId) {
+      return;
+    }
+    if (!reply.item || !reply.scripts || !reply.bokeh_version) {
+      this._setMessage(this._notRunning(reply));
+      return;
+    }
+    const bokeh = await loadBokeh(reply.scripts, reply.bokeh_version);
+    const target = document.createElement('div');
+    this._host.replaceChildren(target);
+    this._views = await bokeh.embed.embed_item(reply.item, target);
+    this._setMessage('');
+    this._poll = new Poll({
+      factory: () => this._update(kernelId),
+      frequency: { interval: INTERVAL_MS, backoff: true, max: 10 * 1000 },
+      name: 'jupyter-nest:slots',
+      standby: () => this.isHidden || 'when-hidden'
+    });
+  }
+
+  private _stop(): void {
+    this._poll?.dispose();
+    this._poll = null;
+    this._views?.clear();
+    this._views = null;
+    this._host.replaceChildren();
+  }
+
   private async _update(kernelId: string): Promise<void> {
-    const reply = await fetchColumns(kernelId);
+    const reply = await fetchColumns(kernelId, this._viewId);
     if (reply.cluster.state === 'stopped') {
       // A stopped cluster's last picture would pass for a live one: show why instead.
-      this._poll?.dispose();
-      this._views?.clear();
-      this._views = null;
-      this._host.replaceChildren();
+      this._stop();
+    } else if (reply.reload) {
+      this._stop();
+      await this._embed(kernelId);
+      return;
     }
     if (!reply.columns) {
       // A scheduler too busy to answer in time may answer the next poll: keep trying.
@@ -94,19 +104,22 @@ export class SlotsView extends Widget {
       return;
     }
     this._setMessage('');
-    this._push(reply.columns);
+    this._apply(reply);
   }
 
-  private _push(columns: Columns): void {
-    if (!this._views) {
-      return;
-    }
-    for (const view of this._views.roots) {
+  private _apply(reply: IViewReply): void {
+    for (const view of this._views?.roots ?? []) {
       const doc = view.model.document;
-      for (const [name, data] of Object.entries(columns)) {
+      for (const [name, data] of Object.entries(reply.columns ?? {})) {
         const source = doc?.get_model_by_name(name);
         if (source) {
           source.data = data;
+        }
+      }
+      for (const [id, ends] of Object.entries(reply.ranges ?? {})) {
+        const range = doc?.get_model_by_id(id);
+        if (range && (range.start !== ends.start || range.end !== ends.end)) {
+          range.setv({ start: ends.start, end: ends.end });
         }
       }
     }
@@ -123,6 +136,7 @@ export class SlotsView extends Widget {
     this._message.hidden = !text;
   }
 
+  private _viewId = UUID.uuid4();
   private _kernelId: string | null = null;
   private _views: any = null;
   private _poll: Poll | null = null;

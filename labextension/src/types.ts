@@ -43,8 +43,13 @@ export type Columns = Record<string, Record<string, unknown[]>>;
 /** The reply of clusters/<kernel>/view and clusters/<kernel>/columns. */
 export interface IViewReply {
   cluster: ICluster;
-  columns?: Columns;
+  /** view: the Bokeh json_item to embed, the BokehJS files it needs and their version. */
   item?: Record<string, unknown>;
   scripts?: string[];
   bokeh_version?: string;
+  /** columns: new data by source name, and new axis ends by model id. */
+  columns?: Columns;
+  ranges?: Record<string, { start: number; end: number }>;
+  /** columns: the server no longer has this view; embed a new one. */
+  reload?: boolean;
 }
