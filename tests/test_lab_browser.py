@@ -3,6 +3,7 @@
 Screenshots land in ``screenshots/`` (gitignored):
 ``lab-panel-running.png`` (panel + status bar during the recursion),
 ``lab-live-slots.png`` (the live slot view in the panel),
+``lab-slots-tab.png`` (the same view in a tab beside the notebook),
 ``lab-panel-stopped.png`` (after Stop in the panel).
 """
 
@@ -75,6 +76,12 @@ def test_panel_and_status_bar_follow_a_seceding_recursion():
         lab.wait_for(".jp-Nest-slots .bk-Column, .jp-Nest-slots .bk-Figure", timeout=60)
         lab.wait_for(".jp-Nest-slots canvas, .jp-Nest-slots .bk-Canvas", state="attached", timeout=60)
         lab.screenshot("lab-live-slots")
+
+        lab.page.click(f"{card} .jp-Nest-tab")
+        lab.wait_for(".jp-MainAreaWidget .jp-Nest-slots .bk-Column", timeout=60)
+        lab.wait_for(".jp-MainAreaWidget .jp-Nest-slots .bk-Canvas, .jp-MainAreaWidget .jp-Nest-slots canvas",
+                     state="attached", timeout=60)
+        lab.screenshot("lab-slots-tab")
 
         lab.wait_for_text(".jp-OutputArea-output", "fib\\(16\\) = 987", timeout=240)
         lab.wait_for_text(STATUS, r"· 0/2 slots · 0 seceded")

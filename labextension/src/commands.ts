@@ -3,20 +3,23 @@
  * kernelId argument they act on the active notebook's cluster.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { InputDialog, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { ReadonlyPartialJSONObject, UUID } from '@lumino/coreutils';
 
 import { clusterTitle } from './format';
+import { nestIcon } from './icon';
 import { runInKernel, scaleCode, stopCode } from './kernelactions';
 import { ClusterModel } from './model';
 import type { NestPanel } from './panel';
+import { SlotsView } from './slots';
 import { ICluster } from './types';
 
 export namespace CommandIDs {
   export const open = 'jupyter-nest:open';
   export const refresh = 'jupyter-nest:refresh';
   export const showSlots = 'jupyter-nest:show-slots';
+  export const slotsTab = 'jupyter-nest:show-slots-tab';
   export const scale = 'jupyter-nest:scale';
   export const stop = 'jupyter-nest:stop';
 }
@@ -25,6 +28,7 @@ export const PALETTE_COMMANDS = [
   CommandIDs.open,
   CommandIDs.refresh,
   CommandIDs.showSlots,
+  CommandIDs.slotsTab,
   CommandIDs.scale,
   CommandIDs.stop
 ];
@@ -88,6 +92,18 @@ export function addCommands(
   addClusterCommand(CommandIDs.showSlots, 'Nest: Show Live Slots of This Notebook’s Cluster', async cluster => {
     shell.activateById(panel.id);
     await panel.slots.open(cluster.kernel_id, clusterTitle(cluster));
+  });
+  // The side panel is narrow; a tab beside the notebook gives the figure room.
+  addClusterCommand(CommandIDs.slotsTab, 'Nest: Show Live Slots in a Tab', async cluster => {
+    const content = new SlotsView();
+    const widget = new MainAreaWidget({ content });
+    widget.id = `jupyter-nest-slots-${UUID.uuid4()}`;
+    widget.title.label = `Slots: ${clusterTitle(cluster)}`;
+    widget.title.icon = nestIcon;
+    widget.title.closable = true;
+    shell.add(widget, 'main', { mode: 'split-right' });
+    shell.activateById(widget.id);
+    await content.open(cluster.kernel_id, clusterTitle(cluster));
   });
   addClusterCommand(
     CommandIDs.scale,

@@ -102,6 +102,7 @@ class ClusterList extends Widget {
     };
     if (c.state === 'running') {
       bar.append(button('Live slots', CommandIDs.showSlots, 'jp-Nest-show'));
+      bar.append(button('In a tab', CommandIDs.slotsTab, 'jp-Nest-tab'));
       if (!c.remote) {
         bar.append(button('Scale…', CommandIDs.scale, 'jp-Nest-scale'));
       }
