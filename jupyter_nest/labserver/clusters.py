@@ -90,6 +90,27 @@ async def probe(entry: dict[str, Any], snapshot: Snapshot | None = None) -> dict
     return None
 
 
+async def latest_tree(entry: dict[str, Any], max_nodes: int = 300) -> dict[str, Any] | None:
+    """The lineage tree of the newest task that spawned others, as the notebook widget draws it.
+
+    ``None`` when nothing spawned yet, or the scheduler has no lineage plugin or does not answer:
+    the tree is an extra, and the slots still show.
+    """
+    from distributed import Security
+    from distributed.core import rpc
+
+    timeout = config.seconds("lab.snapshot-timeout")
+    args = (security_for(entry) or Security()).get_connection_args("client")
+    try:
+        async with rpc(entry["scheduler"], timeout=timeout, connection_args=args) as scheduler:
+            roots = await asyncio.wait_for(scheduler.nest_roots(n=1), timeout)
+            if not roots:
+                return None
+            return await asyncio.wait_for(scheduler.nest_tree(key=roots[0], max_nodes=max_nodes), timeout)
+    except Exception:
+        return None
+
+
 def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],
              snap: dict[str, Any] | None) -> dict[str, Any]:
     """What the panel shows of one cluster."""

@@ -76,11 +76,14 @@ class ClusterViewHandler(NestHandler):
         reply: dict[str, Any] = {"cluster": clusters.describe(entry, kernels, snap)}
         if entry.get("state") == "stopped":
             self.live.close(kernel_id)
-        elif snap is not None and what == "view":
-            reply.update(item=self.live.open(key, snap), scripts=list(view.scripts(self.base_url)),
+        tree = None
+        if snap is not None and (what == "view" or self.live.wants_tree(key)):
+            tree = await clusters.latest_tree(entry)
+        if snap is not None and what == "view":
+            reply.update(item=self.live.open(key, snap, tree), scripts=list(view.scripts(self.base_url)),
                          bokeh_version=view.bokeh_version())
         elif snap is not None:
-            update = self.live.update(key, snap)
+            update = self.live.update(key, snap, tree)
             # A view this server does not know (it restarted, or the view sat idle): embed anew.
             reply.update(update if update is not None else {"reload": True})
         self.write_json(reply)

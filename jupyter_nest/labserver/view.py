@@ -26,6 +26,8 @@ from bokeh.util.paths import static_path
 
 # A view the browser has not polled for this long is dropped; its next poll asks for a new one.
 IDLE_SECONDS = 120
+# The task tree costs the scheduler a walk of the lineage: redraw it at most this often.
+TREE_SECONDS = 2.0
 
 
 def bokehjs_dir() -> Path:
@@ -70,35 +72,55 @@ class LiveViews:
     """The ``SlotView`` behind each slot view open in a browser, by (kernel id, view id)."""
 
     def __init__(self) -> None:
-        self._views: dict[tuple[str, str], tuple[Any, float]] = {}
+        self._views: dict[tuple[str, str], Any] = {}
+        self._used: dict[tuple[str, str], float] = {}
+        self._tree_drawn: dict[tuple[str, str], float] = {}
 
-    def open(self, key: tuple[str, str], snapshot: dict[str, Any]) -> dict[str, Any]:
-        """A new view showing ``snapshot``, as a ``json_item`` to embed."""
+    def open(self, key: tuple[str, str], snapshot: dict[str, Any],
+             tree: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A new view showing ``snapshot`` (and ``tree``), as a ``json_item`` to embed."""
         from ..slotview import SlotView
 
         self._drop_idle()
-        view = SlotView()
-        view.update(snapshot)
-        self._views[key] = (view, time.monotonic())
-        return json_item(view.layout)
+        self._views[key] = SlotView()
+        self._tree_drawn.pop(key, None)
+        self._refresh(key, snapshot, tree)
+        return json_item(self._views[key].layout)
 
-    def update(self, key: tuple[str, str], snapshot: dict[str, Any]) -> dict[str, Any] | None:
-        """The view's new :func:`state` after ``snapshot``; ``None`` when there is no such view."""
+    def wants_tree(self, key: tuple[str, str]) -> bool:
+        """Whether the view's tree is due for a redraw."""
+        return time.monotonic() - self._tree_drawn.get(key, 0.0) >= TREE_SECONDS
+
+    def update(self, key: tuple[str, str], snapshot: dict[str, Any],
+               tree: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The view's new :func:`state` after ``snapshot``; ``None`` when there is no such view.
+
+        ``tree`` is drawn only when given, so polls between tree redraws keep the last one.
+        """
         self._drop_idle()
-        found = self._views.get(key)
-        if found is None:
+        if key not in self._views:
             return None
-        view = found[0]
-        view.update(snapshot)
-        self._views[key] = (view, time.monotonic())
-        return state(view.layout)
+        self._refresh(key, snapshot, tree)
+        return state(self._views[key].layout)
 
     def close(self, kernel_id: str) -> None:
         """Drop the views of a cluster that stopped."""
         for key in [k for k in self._views if k[0] == kernel_id]:
-            del self._views[key]
+            self._forget(key)
+
+    def _refresh(self, key: tuple[str, str], snapshot: dict[str, Any], tree: dict[str, Any] | None) -> None:
+        view = self._views[key]
+        view.update(snapshot)
+        if tree is not None or self.wants_tree(key):
+            view.update_tree(tree)
+            self._tree_drawn[key] = time.monotonic()
+        self._used[key] = time.monotonic()
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        for table in (self._views, self._used, self._tree_drawn):
+            table.pop(key, None)
 
     def _drop_idle(self) -> None:
         limit = time.monotonic() - IDLE_SECONDS
-        for key in [k for k, (_, used) in self._views.items() if used < limit]:
-            del self._views[key]
+        for key in [k for k, used in self._used.items() if used < limit]:
+            self._forget(key)
