@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import importlib
 import logging
 import socket
@@ -26,7 +25,7 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import config, plugins, preload
+from . import aio, config, plugins, preload
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
@@ -433,21 +432,19 @@ def _handshake(address: str, timeout: float, security: Security | None) -> None:
         finally:
             comm.abort()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        probe = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout))
-        try:
-            reply = probe.result(timeout + 1)
-        except Exception as e:
-            hint = (
-                "If it serves TLS, use tls:// with the certificates."
-                if address.startswith("tcp://")
-                else "Check that the certificates were issued by the scheduler's CA."
-            )
-            raise NestError(
-                f"Cannot connect to {address}: something listens there but did not complete the "
-                f"Dask handshake within {timeout:g} s ({type(_root_cause(e)).__name__}). Is it a "
-                f"Dask scheduler? {hint}"
-            ) from None
+    try:
+        reply = aio.run(identity(), timeout)
+    except Exception as e:
+        hint = (
+            "If it serves TLS, use tls:// with the certificates."
+            if address.startswith("tcp://")
+            else "Check that the certificates were issued by the scheduler's CA."
+        )
+        raise NestError(
+            f"Cannot connect to {address}: something listens there but did not complete the "
+            f"Dask handshake within {timeout:g} s ({type(_root_cause(e)).__name__}). Is it a "
+            f"Dask scheduler? {hint}"
+        ) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise NestError(
             f"{address} answered, but as a {reply.get('type') if isinstance(reply, dict) else 'non-Dask'} "
