@@ -2,6 +2,7 @@
 
 Screenshots land in ``screenshots/`` (gitignored):
 ``lab-panel-running.png`` (panel + status bar during the recursion),
+``lab-notebook-widget.png`` (the notebook with the widget's live slot view in its output),
 ``lab-live-slots.png`` (the live slot view in the panel),
 ``lab-slots-tab.png`` (the same view in a tab beside the notebook),
 ``lab-panel-stopped.png`` (after Stop in the panel).
@@ -24,6 +25,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 # The Dask docs' recursive fib: each call submits two more and secedes while it waits.
 CELLS = [
     "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 2 --threads 1",
+    "import jupyter_nest\njupyter_nest.widget()",
     """from distributed import get_client, rejoin, secede
 
 def fib(n):
@@ -72,6 +74,12 @@ def test_panel_and_status_bar_follow_a_seceding_recursion():
         assert re.search(r"[1-9]\d* busy", load), load
         lab.screenshot("lab-panel-running")
 
+        # The notebook's own widget draws the same figures in the cell's output.
+        lab.wait_for(".jp-NotebookPanel .jp-OutputArea-output .bk-Column", timeout=60)
+        lab.wait_for(".jp-NotebookPanel .jp-OutputArea-output .bk-Canvas, "
+                     ".jp-NotebookPanel .jp-OutputArea-output canvas", state="attached", timeout=60)
+        lab.screenshot("lab-notebook-widget", ".jp-NotebookPanel")
+
         lab.page.click(f"{card} .jp-Nest-show")
         lab.wait_for(".jp-Nest-slots .bk-Column, .jp-Nest-slots .bk-Figure", timeout=60)
         lab.wait_for(".jp-Nest-slots canvas, .jp-Nest-slots .bk-Canvas", state="attached", timeout=60)
@@ -83,7 +91,7 @@ def test_panel_and_status_bar_follow_a_seceding_recursion():
                      state="attached", timeout=60)
         lab.screenshot("lab-slots-tab")
 
-        lab.wait_for_text(".jp-OutputArea-output", "fib\\(16\\) = 987", timeout=240)
+        lab.wait_for_text(".jp-NotebookPanel .jp-Notebook", r"fib\(16\) = 987", timeout=240)
         lab.wait_for_text(STATUS, r"· 0/2 slots · 0 seceded")
 
         lab.page.click(f"{card} .jp-Nest-scale")
