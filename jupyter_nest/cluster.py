@@ -30,6 +30,7 @@ from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
 from .summary import ClusterSummary
+from . import registry
 
 _SCHEMES = ("tcp", "tls")
 
@@ -133,6 +134,7 @@ def _open(session: Session) -> Session:
     if plugins.install(session.client):
         session.hang_watcher = HangWatcher(session.client, config.seconds("hang-warning"))
     _session = session
+    registry.register(session)
     return session
 
 
@@ -521,6 +523,7 @@ def stop() -> str:
     if session is None:
         return "No cluster is running in this kernel; nothing to stop."
     address = session.address
+    registry.unregister()
     session.close()
     if session.cluster is None:
         return f"Disconnected from {address}; that scheduler and its workers keep running."
