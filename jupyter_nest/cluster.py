@@ -25,12 +25,11 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import aio, config, plugins, preload
+from . import aio, config, plugins, preload, registry
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
 from .summary import ClusterSummary
-from . import registry
 
 _SCHEMES = ("tcp", "tls")
 

@@ -103,10 +103,7 @@ async def latest_tree(entry: dict[str, Any], max_nodes: int = 300) -> dict[str, 
     args = (security_for(entry) or Security()).get_connection_args("client")
     try:
         async with rpc(entry["scheduler"], timeout=timeout, connection_args=args) as scheduler:
-            roots = await asyncio.wait_for(scheduler.nest_roots(n=1), timeout)
-            if not roots:
-                return None
-            return await asyncio.wait_for(scheduler.nest_tree(key=roots[0], max_nodes=max_nodes), timeout)
+            return await asyncio.wait_for(scheduler.nest_latest_tree(max_nodes=max_nodes), timeout)
     except Exception:
         return None
 
