@@ -141,9 +141,9 @@ class Runtime:
                 return False
             if item.state is OFFERED:
                 item.state = CLAIMED
-                item.value = key
+                item.claimer = key
                 return True
-            return item.state is CLAIMED and item.value == key  # Dask reran the thief
+            return item.state is CLAIMED and item.claimer == key  # Dask reran the thief
 
     def request(self, target: str, n: int) -> int:
         """The balancer asks for up to ``n`` children for an idle slot on ``target``; how many we will offer."""
@@ -252,7 +252,7 @@ class TaskContext:
 class Spawned:
     """The handle of a spawned child: ``result()`` runs it inline, takes it back, or waits for it."""
 
-    __slots__ = ("fn", "args", "kwargs", "state", "value", "ctx", "future", "offer_id")
+    __slots__ = ("fn", "args", "kwargs", "state", "value", "ctx", "future", "offer_id", "claimer")
 
     def result(self) -> Any:
         """The child's value (or its exception), running it here if nobody else has started it."""
