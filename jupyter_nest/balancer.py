@@ -1,12 +1,13 @@
 """Sends idle slots work: the scheduler and worker halves of ``@nest``'s work sharing.
 
-- :class:`OfferPlugin` (worker): tells the scheduler whether this worker has
-  pending fork-join children (on change, every ``forkjoin.report-interval``);
-  answers the balancer's requests by asking its task threads to offer their
-  oldest children to an idle slot; lets thieves claim offers; and stops the
-  fork-join code of a task the scheduler cancelled.
+- :class:`OfferPlugin` (worker): tells the scheduler whether fork-join tasks run
+  on this worker (when one starts, and on change every
+  ``forkjoin.report-interval`` while any do); answers the balancer's requests by
+  asking its task threads to offer their oldest children to an idle slot; lets
+  thieves claim offers; and stops the fork-join code of a task the scheduler
+  cancelled.
 - :class:`BalancerPlugin` (scheduler): whenever a slot frees up (and every
-  50 ms), asks a worker with pending children to offer some to each idle slot.
+  50 ms), asks a worker running fork-join tasks to offer children to each idle slot.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ class OfferPlugin(WorkerPlugin):
         self._report()
 
     def _report(self) -> None:
-        pending = self.runtime.has_pending()
-        if pending != self.reported:
-            self.reported = pending
-            self.worker.log_event(TOPIC, {"address": self.worker.address, "pending": pending})
-        if not pending and not self.runtime.contexts:
+        working = self.runtime.working()
+        if working != self.reported:
+            self.reported = working
+            self.worker.log_event(TOPIC, {"address": self.worker.address, "working": working})
+        if not working:
             self._callback.stop()
 
     def offer(self, target: str, n: int) -> int:
@@ -91,7 +92,7 @@ class BalancerPlugin(SchedulerPlugin):
     def log_event(self, topic: str, msg: Any) -> None:
         if topic != TOPIC:
             return
-        if msg["pending"]:
+        if msg["working"]:
             self.donors.add(msg["address"])
             self._poke()
         else:

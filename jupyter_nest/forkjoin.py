@@ -146,19 +146,20 @@ class Runtime:
             return item.state is CLAIMED and item.claimer == key  # Dask reran the thief
 
     def request(self, target: str, n: int) -> int:
-        """The balancer asks for up to ``n`` children for an idle slot on ``target``; how many we will offer."""
-        promised = 0
-        for ctx in list(self.contexts.values()):
-            if promised >= n:
-                break
-            if ctx.has_pending():
-                ctx.requests.append(target)
-                ctx.flag = True
-                promised += 1
-        return promised
+        """The balancer asks for children for ``n`` idle slots on ``target``; how many tasks will look.
 
-    def has_pending(self) -> bool:
-        return any(ctx.has_pending() for ctx in list(self.contexts.values()))
+        Tasks with pending children are asked first; any other running nest task
+        can defer its next spawn and offer that.
+        """
+        contexts = sorted(self.contexts.values(), key=lambda c: not c.has_pending())[:n]
+        for ctx in contexts:
+            ctx.requests.append(target)
+            ctx.flag = True
+        return len(contexts)
+
+    def working(self) -> bool:
+        """Whether nest tasks run here, which can offer children when asked."""
+        return bool(self.contexts)
 
     def cancel(self, key: Any) -> None:
         ctx = self.contexts.get(key)
@@ -200,7 +201,7 @@ class TaskContext:
         self.inline = 0
 
     def has_pending(self) -> bool:
-        return any(item.state is PENDING for item in self.items[:32])
+        return any(item.state is PENDING for item in list(self.items))
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
         """Run a call whose own spawns are deferred, then join whatever it left unjoined."""
@@ -236,17 +237,26 @@ class TaskContext:
             if item.state is OFFERED:
                 item.take_back()
 
-    def serve(self) -> None:
-        """Offer our oldest pending children to the idle slots that asked (in the owner thread)."""
+    def serve(self, spawned: Spawned) -> Spawned:
+        """Offer our oldest pending children to the idle slots that asked (in the owner thread).
+
+        Called by a spawn while offers are wanted, with the child it just deferred:
+        deep in a recursion, where spawns otherwise run at once, that child may be
+        the only pending one.
+        """
         if self.cancelled:
             raise FutureCancelledError(self.key, reason="cancelled", msg="its root was cancelled")
         requests, self.requests = self.requests, []
         self.flag = False
-        for target in requests:
-            item = next((i for i in self.items if i.state is PENDING), None)
-            if item is None:
-                break
-            item.offer(self, target)
+        pending = [i for i in self.items if i.state is PENDING]
+        batch = config.get("forkjoin.offer-batch")
+        for n, target in enumerate(requests):
+            # several per idle slot: a thief then finds its next child queued where it
+            # runs, instead of waiting a round trip for it (a parent takes back what it
+            # needs first, so offering too much costs nothing but the offer)
+            for item in pending[n * batch:(n + 1) * batch]:
+                item.offer(self, target)
+        return spawned
 
 
 class Spawned:
@@ -416,8 +426,8 @@ class Nest:
         if ctx is None:
             return self._submit(args, kwargs)
         if ctx.flag:
-            ctx.serve()
-        elif ctx.depth >= ctx.defer_depth:
+            return ctx.serve(self._defer(ctx, args, kwargs))
+        if ctx.depth >= ctx.defer_depth:
             ctx.inline += 1
             try:
                 done = _new(_Done)
@@ -428,6 +438,9 @@ class Nest:
                 failed = _new(_Failed)
                 failed.error = error
                 return failed
+        return self._defer(ctx, args, kwargs)
+
+    def _defer(self, ctx: TaskContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Spawned:
         ctx.inline += 1
         item = _new(Spawned)
         item.fn, item.args, item.kwargs, item.state, item.ctx, item.future = self.fn, args, kwargs, PENDING, ctx, None
