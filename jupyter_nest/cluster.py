@@ -14,6 +14,7 @@ import concurrent.futures
 import importlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -436,6 +437,33 @@ def _probe(address: str, host: str, port: int, timeout: float) -> None:
         raise NestError(f"Cannot connect to {address}: {e.strerror or e}. Check the address.") from None
 
 
+def _handshake_failure(address: str, timeout: float, cause: BaseException) -> str:
+    """Why the Dask handshake with ``address`` failed, and what to do about it."""
+    if isinstance(cause, ssl.SSLError):
+        return (
+            f"Cannot connect to {address}: the TLS handshake failed ({cause.reason or cause}): this "
+            "client and the scheduler do not accept each other's certificates. Give --tls-ca, "
+            "--tls-cert and --tls-key issued by the scheduler's CA (or use tcp:// if it does not use TLS)."
+        )
+    closed = isinstance(cause, OSError) and not isinstance(cause, (asyncio.TimeoutError, TimeoutError))
+    if address.startswith("tcp://") and closed:
+        return (
+            f"Cannot connect to {address}: the server ended the Dask handshake "
+            f"({type(cause).__name__}), as a TLS scheduler does with plain-TCP clients. If it serves "
+            "TLS, connect with tls:// and --tls-ca, --tls-cert and --tls-key."
+        )
+    hint = (
+        "If it serves TLS, use tls:// with the certificates."
+        if address.startswith("tcp://")
+        else "Check that the certificates were issued by the scheduler's CA."
+    )
+    return (
+        f"Cannot connect to {address}: something listens there but did not complete the "
+        f"Dask handshake within {timeout:g} s ({type(cause).__name__}). Is it a "
+        f"Dask scheduler? {hint}"
+    )
+
+
 def _handshake(address: str, timeout: float, security: Security | None) -> None:
     """Ask the scheduler who it is, within ``timeout``: Dask's own handshake can wait forever."""
 
@@ -453,16 +481,7 @@ def _handshake(address: str, timeout: float, security: Security | None) -> None:
         try:
             reply = probe.result(timeout + 1)
         except Exception as e:
-            hint = (
-                "If it serves TLS, use tls:// with the certificates."
-                if address.startswith("tcp://")
-                else "Check that the certificates were issued by the scheduler's CA."
-            )
-            raise NestError(
-                f"Cannot connect to {address}: something listens there but did not complete the "
-                f"Dask handshake within {timeout:g} s ({type(_root_cause(e)).__name__}). Is it a "
-                f"Dask scheduler? {hint}"
-            ) from None
+            raise NestError(_handshake_failure(address, timeout, _root_cause(e))) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise NestError(
             f"{address} answered, but as a {reply.get('type') if isinstance(reply, dict) else 'non-Dask'} "

@@ -38,6 +38,10 @@ def secure_options(
     >>> opts["protocol"], opts["security"].require_encryption
     ('tls://', True)
     """
+    if security is not None and insecure:
+        raise NestError(
+            "--insecure turns TLS off, and --tls-ca/--tls-cert/--tls-key turn it on: give one or the other."
+        )
     if "security" in options and options["security"] is not None:
         return options
     if issubclass(cls, LocalCluster):

@@ -164,8 +164,6 @@ def plan(
             "workers (default 1), so list the hosts, e.g. --ssh node1,node2,node3. "
             "`%nest_cluster scale N` resizes the cluster afterwards."
         )
-    if security is not None and insecure:
-        raise NestError("--insecure turns TLS off, and --tls-ca/--tls-cert/--tls-key turn it on: give one or the other.")
     hosts = parse_hosts(ssh)
     given = _options(ssh_options)
     known_hosts = _setting("known-hosts", given.known_hosts)
@@ -194,7 +192,7 @@ def plan(
         threads=_whole("--threads", config.get("threads", threads)),
         memory_limit=memory_limit,
         scheduler_kwargs={"dashboard": bool(config.get("dashboard", dashboard))},
-        security=None if insecure else (security or Security.temporary()),
+        security=security or (None if insecure else Security.temporary()),
     )
     workers_on = hosts[1:] or hosts[:1]
     kind = (

@@ -97,6 +97,9 @@ class Kernel:
             elif kind == "status" and content["execution_state"] == "idle":
                 break
         shell = self.client.get_shell_msg(timeout=10)
+        # wait_for_ready may leave extra kernel_info replies queued: skip replies to other requests
+        while shell["parent_header"].get("msg_id") != msg_id:
+            shell = self.client.get_shell_msg(timeout=10)
         reply.status = shell["content"]["status"]
         return reply
 
