@@ -13,25 +13,34 @@ or from Python::
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from typing import Any
 
 from . import config
 from .client import NestClient
 from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
+from .runtime import get_client, rejoin, secede, task_tree, worker_client
+from .tree import TaskTree
 
-__version__ = "0.1.0"
 
 __all__ = [
     "NestClient",
     "NestError",
     "NoClusterError",
     "Session",
+    "TaskTree",
     "config",
     "connect",
     "current",
+    "get_client",
+    "rejoin",
+    "secede",
     "start",
     "stop",
+    "task_tree",
+    "worker_client",
 ]
 
 

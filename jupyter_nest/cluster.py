@@ -27,9 +27,10 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import config, exposure, remote
+from . import config, exposure, plugins, preload, remote
 from .client import NestClient
 from .errors import NestError, NoClusterError
+from .hangs import HangWatcher
 from .summary import ClusterSummary
 
 _SCHEMES = ("tcp", "tls")
@@ -61,6 +62,7 @@ class Session:
     def __init__(self, client: NestClient, cluster: Cluster | None) -> None:
         self.client = client
         self.cluster = cluster
+        self.hang_watcher: HangWatcher | None = None
 
     @property
     def kind(self) -> str:
@@ -114,6 +116,8 @@ class Session:
 
     def close(self) -> None:
         """Close the client, and the cluster if this session started it."""
+        if self.hang_watcher is not None:
+            self.hang_watcher.stop()
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -128,6 +132,8 @@ class Session:
 def _open(session: Session) -> Session:
     """Make ``session`` this kernel's session; every start and connect ends here."""
     global _session
+    if plugins.install(session.client):
+        session.hang_watcher = HangWatcher(session.client, config.seconds("hang-warning"))
     _session = session
     return session
 
@@ -245,6 +251,10 @@ def _local_plan(
         scheduler_kwargs={"dashboard": bool(config.get("dashboard", dashboard))},
         silence_logs=logging.ERROR,
     )
+    if processes:
+        options["preload"] = [*dask.config.get("distributed.worker.preload"), "jupyter_nest.preload"]
+    else:
+        preload.quiet_task_failures()
     kind = "local cluster of worker processes" if processes else "local cluster of threads in this kernel"
     return LocalCluster, options, kind
 
@@ -376,12 +386,12 @@ def start(
             session = Session(client, created)
             if cluster is not None and workers is not None:
                 session.scale(workers)
+            return _open(session)
         except BaseException:
             if client is not None:
                 client.close()
             created.close()
             raise
-        return _open(session)
 
 
 def _parse_address(address: str) -> tuple[str, str, int]:
@@ -533,7 +543,11 @@ def connect(
             client = NestClient(address, timeout=wait, security=security, set_as_default=True)
         except (OSError, TimeoutError) as e:
             raise NestError(f"Cannot connect to {address}: {e}. Check the address and try again.") from None
-        return _open(Session(client, None))
+        try:
+            return _open(Session(client, None))
+        except BaseException:
+            client.close()
+            raise
 
 
 def stop() -> str:

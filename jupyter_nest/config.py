@@ -18,6 +18,12 @@ _DEFAULTS_FILE = pathlib.Path(__file__).with_name("jupyter-nest.yaml")
 with _DEFAULTS_FILE.open() as f:
     dask.config.update_defaults(yaml.safe_load(f))
 
+# Tracebacks of errors raised in nested tasks pass through our client's waiting
+# code at every level; hide those frames as Dask hides its own.
+_OUR_FRAMES = r"jupyter_nest[\\\/](client|runtime)\.py"
+if _OUR_FRAMES not in dask.config.get("admin.traceback.shorten"):
+    dask.config.set({"admin.traceback.shorten": [*dask.config.get("admin.traceback.shorten"), _OUR_FRAMES]})
+
 
 def get(name: str, override: Any = None) -> Any:
     """Return ``override`` if given, else the ``jupyter-nest.<name>`` setting."""

@@ -1,0 +1,226 @@
+"""Who spawned whom: a scheduler plugin recording the parent of every task submitted from inside a task.
+
+Dask's client sends the key of the submitting task with every graph
+(``submitting_task``) but the scheduler keeps it only for priorities. This
+plugin keeps it, which gives, for any client (ours or Dask's own
+``get_client()``):
+
+- ``nest_tree``: the tree of descendants of a task, with states;
+- ``nest_error_chain``: the chain of tasks from a root to the one that raised;
+- cancellation of descendants: when a task ends without a result (cancelled,
+  released before it finished, or erred), every descendant still pending or
+  running is cancelled, and anything a dead task submits afterwards is cancelled
+  on arrival. No orphan keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import reprlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+from dask.utils import key_split
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+NAME = "jupyter-nest-lineage"
+
+_submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
+
+_LIVE = frozenset({"released", "waiting", "queued", "no-worker", "processing"})
+_short = reprlib.Repr()
+_short.maxstring = 30
+_short.maxother = 30
+_short.maxlist = _short.maxtuple = _short.maxdict = 4
+_short.maxlevel = 2
+
+
+def short_call(run_spec: Any, name: str) -> str:
+    """``fib(3)`` for a task's function and arguments, shortened for display."""
+    args = getattr(run_spec, "args", ())
+    kwargs = getattr(run_spec, "kwargs", {}) or {}
+
+    def show(value: Any) -> str:
+        inner = getattr(value, "value", value)  # dask._task_spec.DataNode wraps literals
+        if hasattr(value, "key") and not hasattr(value, "value"):
+            return f"<{key_split(value.key)}>"
+        return _short.repr(inner)
+
+    try:
+        parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
+    except Exception:
+        return f"{name}(...)"
+    return f"{name}({', '.join(parts)})"
+
+
+class LineagePlugin(SchedulerPlugin):
+    """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
+
+    Parameters
+    ----------
+    max_tasks : int
+        How many finished tasks to remember; the oldest are forgotten first.
+
+    Examples
+    --------
+    >>> client.register_plugin(LineagePlugin(), name=NAME)  # doctest: +SKIP
+    """
+
+    name = NAME
+    idempotent = True
+
+    def __init__(self, max_tasks: int = 200_000) -> None:
+        self.max_tasks = max_tasks
+        self.parent: dict[Any, Any] = {}
+        self.children: dict[Any, list[Any]] = {}
+        # How tasks ended: ``outcome`` while the scheduler still holds them,
+        # ``final`` (bounded, oldest dropped first) once it has forgotten them.
+        self.outcome: dict[Any, str] = {}
+        self.final: OrderedDict[Any, str] = OrderedDict()
+        self.calls: dict[Any, str] = {}
+        self.scheduler: Any = None
+        self._original_update_graph: Any = None
+
+    async def start(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        original = scheduler.stream_handlers["update-graph"]
+        self._original_update_graph = original
+
+        async def update_graph(*, submitting_task: Any = None, **kwargs: Any) -> Any:
+            token = _submitting_task.set(submitting_task)
+            try:
+                return await original(submitting_task=submitting_task, **kwargs)
+            finally:
+                _submitting_task.reset(token)
+
+        scheduler.stream_handlers["update-graph"] = update_graph
+        scheduler.handlers["nest_tree"] = self.tree
+        scheduler.handlers["nest_error_chain"] = self.error_chain
+        scheduler.handlers["nest_adopt"] = self.adopt
+
+    async def close(self) -> None:
+        if self.scheduler is not None and self._original_update_graph is not None:
+            self.scheduler.stream_handlers["update-graph"] = self._original_update_graph
+
+    def update_graph(self, scheduler: Any, *, tasks: list[Any], **kwargs: Any) -> None:
+        parent = _submitting_task.get()
+        if parent is None:
+            return
+        siblings = self.children.setdefault(parent, [])
+        for key in tasks:
+            if key != parent and key not in self.parent:
+                self.parent[key] = parent
+                siblings.append(key)
+        # A task's submissions may arrive after it finished (they travel on another
+        # connection), so only a parent that was cancelled or failed disowns them.
+        if self.state(parent) in ("cancelled", "erred"):
+            asyncio.get_running_loop().call_soon(self._cancel, list(tasks), parent)
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if finish == "erred":
+            ts = self.scheduler.tasks.get(key)
+            if ts is not None:
+                self.calls[key] = short_call(ts.run_spec, key_split(key))
+            self.outcome[key] = "erred"
+            self._cancel(self.children.get(key, ()), key)
+        elif finish == "memory":
+            self.outcome[key] = "finished"
+        elif finish == "forgotten":
+            outcome = self.outcome.pop(key, None)
+            if outcome is None:
+                outcome = "cancelled"
+                self._cancel(self.children.get(key, ()), key)
+            self.final[key] = outcome
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self.final) > self.max_tasks:
+            key, _ = self.final.popitem(last=False)
+            self.parent.pop(key, None)
+            self.children.pop(key, None)
+            self.calls.pop(key, None)
+
+    async def adopt(self, keys: list[Any], client: str, timeout: float = 10.0) -> list[Any]:
+        """Make ``client`` hold ``keys``, waiting for them to arrive first.
+
+        A task's submissions travel on its worker's client connection, so a
+        future it returns can reach the notebook before its task reaches the
+        scheduler; a plain "client desires keys" would then be ignored.
+        Returns the keys that never arrived.
+        """
+        deadline = time.monotonic() + timeout
+        while any(k not in self.scheduler.tasks for k in keys) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        known = [k for k in keys if k in self.scheduler.tasks]
+        self.scheduler.client_desires_keys(keys=known, client=client)
+        return [k for k in keys if k not in self.scheduler.tasks]
+
+    def descendants(self, key: Any) -> list[Any]:
+        out, stack = [], list(self.children.get(key, ()))
+        while stack:
+            k = stack.pop()
+            out.append(k)
+            stack.extend(self.children.get(k, ()))
+        return out
+
+    def _cancel(self, keys: Any, because: Any) -> None:
+        pending = list(keys) + [d for k in keys for d in self.descendants(k)]
+        by_client: dict[str, list[Any]] = {}
+        for k in pending:
+            ts = self.scheduler.tasks.get(k)
+            if ts is not None and ts.state in _LIVE and ts.who_wants:
+                client = next(iter(ts.who_wants)).client_key
+                by_client.setdefault(client, []).append(k)
+        for client, cancel in by_client.items():
+            self.scheduler.stimulus_cancel(
+                cancel,
+                client,
+                force=True,
+                reason="parent-cancelled",
+                msg=f"its parent task {because!r} ended without a result (jupyter_nest cancels orphans)",
+            )
+
+    def state(self, key: Any) -> str:
+        ts = self.scheduler.tasks.get(key)
+        if ts is not None:
+            return "finished" if ts.state == "memory" else ts.state
+        return self.final.get(key, "forgotten")
+
+    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50) -> dict[str, Any]:
+        """The descendants of ``key`` as nested dicts; large subtrees are summarised, not listed."""
+        budget = [max_nodes]
+
+        def node(k: Any) -> dict[str, Any]:
+            budget[0] -= 1
+            kids = self.children.get(k, [])
+            out: dict[str, Any] = {"key": k, "name": key_split(k), "state": self.state(k), "children": []}
+            shown = kids[:max_children] if budget[0] > 0 else []
+            for child in shown:
+                if budget[0] <= 0:
+                    break
+                out["children"].append(node(child))
+            hidden = kids[len(out["children"]):]
+            if hidden:
+                states: dict[str, int] = {}
+                total = 0
+                for h in hidden:
+                    for d in [h, *self.descendants(h)]:
+                        s = self.state(d)
+                        states[s] = states.get(s, 0) + 1
+                        total += 1
+                out["hidden"] = {"tasks": total, "states": states}
+            return out
+
+        return node(key)
+
+    def error_chain(self, key: Any) -> list[dict[str, str]]:
+        """The tasks from ``key`` down to the one that raised, following erred children."""
+        chain = []
+        seen = set()
+        while key is not None and key not in seen:
+            seen.add(key)
+            chain.append({"key": key, "call": self.calls.get(key, f"{key_split(key)}(...)")})
+            key = next((c for c in self.children.get(key, ()) if self.state(c) == "erred"), None)
+        return chain

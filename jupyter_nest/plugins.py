@@ -1,0 +1,53 @@
+"""Puts jupyter_nest's scheduler and worker plugins on a cluster when a session opens."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import warnings
+
+from distributed import Client
+
+from . import __version__, config
+from .lineage import LineagePlugin
+from .monitor import MonitorPlugin, SlotsPlugin
+from .runtime import RuntimePlugin
+
+
+def _missing_on(client: Client) -> list[str]:
+    """Where jupyter_nest cannot be imported: "the scheduler" and/or worker addresses."""
+    missing = []
+    try:
+        client.run_on_scheduler(importlib.metadata.version, "jupyter_nest")
+    except Exception:
+        missing.append("the scheduler")
+    versions = client.run(importlib.metadata.version, "jupyter_nest", on_error="return")
+    missing += [addr for addr, v in versions.items() if not isinstance(v, str)]
+    return missing
+
+
+def install(client: Client) -> bool:
+    """Register the plugins; warn and return False when the cluster cannot load them.
+
+    Examples
+    --------
+    >>> install(client)  # doctest: +SKIP
+    True
+    """
+    missing = _missing_on(client)
+    if missing:
+        warnings.warn(
+            f"jupyter_nest {__version__} is not installed on {', '.join(missing)} of "
+            f"{client.scheduler.address}, so task lineage, cancellation of spawned tasks, hang "
+            "warnings and the slot view are off for this cluster (plain Dask tasks still run). "
+            f"Install it there (`pip install jupyter_nest=={__version__}`) and connect again.",
+            stacklevel=3,
+        )
+        return False
+    client.register_plugin(LineagePlugin(max_tasks=config.get("lineage-max-tasks")))
+    client.register_plugin(MonitorPlugin())
+    client.register_plugin(RuntimePlugin())
+    client.register_plugin(SlotsPlugin(
+        interval=config.seconds("monitor-interval"),
+        blocked_scan=config.seconds("blocked-scan"),
+    ))
+    return True
