@@ -36,7 +36,7 @@ from . import config
 from .errors import NestError
 from .remote import Host
 from .security import pem_bundle
-from .ssh_preflight import Prepared, fail, prepare_hosts, remove_dirs
+from .ssh_preflight import Prepared, fail, host_options, prepare_hosts, remove_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class SchedulerProcess(_Bounded, ssh.Scheduler):
 
 
 class WorkerProcess(_Bounded, ssh.Worker):
-    """Dask's SSH worker process (one nanny), bounded and named."""
+    """Dask's SSH worker process (one nanny and its worker), bounded and named."""
 
     def __init__(self, scheduler: str, *, host: Host, step: str, timeout: float, slots: asyncio.Semaphore,
                  tail: _Tail, name: Any = None, **kwargs: Any) -> None:
@@ -240,8 +240,7 @@ class NestSSHCluster(SpecCluster):
             "slots": self._slots,
             "tail": self._tail,
             "address": host.name,
-            "connect_options": {**self._connect, **({"username": host.user or self._user}
-                                                     if host.user or self._user else {})},
+            "connect_options": host_options(host, self._connect, self._user),
             "remote_python": prepared.python,
         }
 
@@ -252,6 +251,8 @@ class NestSSHCluster(SpecCluster):
             "host": prepared.listen_ip,
             "nthreads": threads,
             "memory_limit": self._memory_limit,
+            # the worker's health and metrics routes: loopback, like the scheduler's
+            "dashboard_address": "127.0.0.1:0",
         }
         return {"cls": WorkerProcess,
                 "options": {**self._process_options(host, prepared, "start worker"), "kwargs": kwargs}}
@@ -262,11 +263,11 @@ class NestSSHCluster(SpecCluster):
     async def _start(self) -> None:
         self._busy.add(asyncio.current_task())
         try:
-            await self._start_here()
+            await self._prepare_and_start()
         finally:
             self._busy.discard(asyncio.current_task())
 
-    async def _start_here(self) -> None:
+    async def _prepare_and_start(self) -> None:
         if not self._prepared and self.status == Status.created:
             bundle = pem_bundle(self.security) if self.security.require_encryption else {}
             env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": str(bool(config.get("worker-profile")))}

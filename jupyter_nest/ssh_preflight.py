@@ -142,7 +142,7 @@ async def prepare(
     reached: Reached, listen_ip: str, python: str, env: dict[str, str], tls: dict[str, str], step: str,
     timeout: float,
 ) -> Prepared:
-    """Check the host's Python and address, and write the launcher and TLS files; raise a :class:`NestError` naming ``step``.
+    """Check the host's Python and address, write the launcher and TLS files; a :class:`NestError` naming ``step``.
 
     ``env`` holds Dask settings for the processes (``DASK_...`` variables) and
     ``tls`` PEM texts by the variable that will name their file.
@@ -214,7 +214,7 @@ async def prepare_hosts(
             *(prepare(r, ips[r.host], python, env, tls, step_for(r.host, hosts[0]), timeout) for r in reached),
             return_exceptions=True,
         )
-        prepared = {r.host: p for r, p in zip(reached, outcomes) if isinstance(p, Prepared)}
+        prepared = {r.host: p for r, p in zip(reached, outcomes, strict=True) if isinstance(p, Prepared)}
         _raise_first(outcomes)
         return prepared
     except BaseException:

@@ -60,7 +60,7 @@ class Sshd:
     """``sshd -D`` on ``address:port`` (inside ``netns`` when given), logging to a file."""
 
     def __init__(self, keys: Keys, address: str = "127.0.0.1", port: int | None = None,
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, forwarding: bool = True) -> None:
         if os.geteuid() == 0:
             # sshd running as root insists on its privilege-separation directory
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
@@ -79,7 +79,7 @@ class Sshd:
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password",
-            "AllowTcpForwarding yes",
+            f"AllowTcpForwarding {'yes' if forwarding else 'no'}",
             "LogLevel ERROR",
         ]) + "\n")
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
@@ -109,13 +109,14 @@ class Sshd:
         except psutil.NoSuchProcess:
             return []
 
-    def dask_pids(self) -> list[int]:
+    def pids(self, text: str = "python") -> list[int]:
+        """The descendants whose command line contains ``text``."""
         out = []
         for p in self.descendants():
             try:
-                if "python" in " ".join(p.cmdline()):
+                if text in " ".join(p.cmdline()):
                     out.append(p.pid)
-            except psutil.NoSuchProcess:
+            except psutil.NoSuchProcess:  # gone, or a zombie
                 pass
         return out
 

@@ -173,7 +173,7 @@ def test_remote_output_never_blocks_a_worker(ssh_kernel):
 
 
 def test_stop_leaves_no_process_and_no_file_behind(ssh_kernel, sshd):
-    pids = sshd.dask_pids()
+    pids = sshd.pids()
     dirs = set(ssh_kernel.value("[p.dir for p in client.cluster._prepared.values()]"))
     assert pids and dirs and dirs <= cluster_dirs()
     reply = ssh_kernel.run("%nest_cluster stop", timeout=120).check()
@@ -188,7 +188,7 @@ def test_killed_kernel_leaves_nothing_running_on_the_hosts(sshd, keys):
     try:
         k.run(f"%load_ext jupyter_nest\n%nest_cluster start {ssh_args(sshd, keys)} --workers-per-host 2",
               timeout=120).check()
-        pids = sshd.dask_pids()
+        pids = sshd.pids()
         assert len(pids) >= 5  # scheduler, two nannies, two workers
         psutil.Process(k.pid).kill()
     finally:
@@ -216,10 +216,10 @@ def test_interrupting_the_start_stops_what_it_started(sshd, keys, tmp_path):
             k.run(f"%nest_cluster start {ssh_args(sshd, keys, python=str(slow))}", timeout=120)))
         cell.start()
         deadline = time.monotonic() + 60
-        while not any("Nanny" in " ".join(p.cmdline()) for p in sshd.descendants() if p.is_running()):
+        while not sshd.pids("Nanny"):
             assert time.monotonic() < deadline, "the worker never started"
             time.sleep(0.1)
-        pids = sshd.dask_pids()
+        pids = sshd.pids()
         k.manager.interrupt_kernel()
         cell.join(120)
         assert replies and replies[0].status == "error" and replies[0].error["ename"] == "KeyboardInterrupt"
@@ -231,11 +231,27 @@ def test_interrupting_the_start_stops_what_it_started(sshd, keys, tmp_path):
 
 
 def test_insecure_on_loopback_is_plain_tcp_without_a_warning(ipython, sshd, keys, recwarn):
-    client = ipython.run_line_magic("nest_cluster", f"start {ssh_args(sshd, keys, hosts='127.0.0.1')} --insecure")
+    client = ipython.run_line_magic(
+        "nest_cluster", f"start {ssh_args(sshd, keys, hosts='127.0.0.1')} --insecure --no-dashboard")
     assert client.scheduler.address.startswith("tcp://127.0.0.1:")
     assert client.summary().workers == 1  # one host: scheduler and worker both on it
+    assert client.summary().dashboard is None
     assert client.submit(sum, [1, 2]).result() == 3
     assert not [w for w in recwarn if "insecure" in str(w.message).lower()]
+
+
+def test_dashboard_without_port_forwarding_warns_and_is_off(ipython, keys):
+    strict = Sshd(keys, forwarding=False)
+    try:
+        with pytest.warns(UserWarning, match=r"127\.0\.0\.1's 127\.0\.0\.1:\d+ only, and forwarding it over SSH failed"):
+            client = ipython.run_line_magic("nest_cluster", f"start {ssh_args(strict, keys, hosts='127.0.0.1')}")
+        assert client.summary().dashboard is None
+        assert client.submit(sum, [1, 2]).result() == 3
+        pids = strict.pids()
+        ipython.run_line_magic("nest_cluster", "stop")
+        assert wait_gone(pids, 30) == []
+    finally:
+        strict.close()
 
 
 class SilentServer:
@@ -321,7 +337,7 @@ def test_bad_input_is_one_clear_error_in_bounded_time_and_leaves_nothing(ipython
         silent.close()
     assert time.monotonic() - started < 30
     assert jupyter_nest.current() is None
-    assert wait_gone(sshd.dask_pids(), 20) == []
+    assert wait_gone(sshd.pids(), 20) == []
     assert cluster_dirs() <= before
 
 
@@ -361,14 +377,19 @@ def test_ssh_across_a_network_namespace_uses_tls_on_the_wire(namespace, keys, ke
         assert len(workers) == 2 and all(w.startswith("tls://") for w in workers)
         assert {w.split("//")[1].split(":")[0] for w in workers} == {namespace.ns_ip, namespace.host_ip}
         # in the namespace (only sshd and our processes live there): sshd, scheduler, nanny and worker
-        # on its own address, the scheduler's dashboard on its loopback only; here: the other worker
-        assert {ip for ip, _ in namespace.listening()} == {namespace.ns_ip, "127.0.0.1"}, namespace.listening()
-        assert {ip for ip, _ in listening(outside.descendants())} == {namespace.host_ip}
+        # on its own address; the HTTP routes (dashboard, health, metrics) on its loopback only
+        inside_sockets = namespace.listening()
+        assert {ip for ip, _ in inside_sockets} == {namespace.ns_ip, "127.0.0.1"}, inside_sockets
+        assert len([ip for ip, _ in inside_sockets if ip == namespace.ns_ip]) == 4, inside_sockets
+        # here, the other worker: nanny and worker on this machine's end of the veth, HTTP on loopback
+        outside_sockets = listening(outside.descendants())
+        expected = sorted([namespace.host_ip] * 2 + ["127.0.0.1"])
+        assert sorted(ip for ip, _ in outside_sockets) == expected, outside_sockets
 
         # a client without the cluster's certificates gets nowhere, across the interface
         reply = kernel.run(f"%nest_cluster connect tcp://{scheduler.split('://')[1]} --timeout 3 --replace")
         assert reply.status == "error" and "TLS" in reply.error["evalue"]
-        pids = inside.dask_pids() + outside.dask_pids()
+        pids = inside.pids() + outside.pids()
         assert kernel.value("__import__('jupyter_nest').current().address") == scheduler
         kernel.run("%nest_cluster stop", timeout=120).check()
         assert wait_gone(pids, 30) == []

@@ -143,7 +143,8 @@ def test_insecure_warning_shows_in_the_notebook(module_kernel, outside_ip):
 def test_plain_tcp_beyond_loopback_is_refused_without_insecure(ipython, outside_ip):
     spec = (f"{{'cls':'distributed.Scheduler','options':{{'host':'{outside_ip}','dashboard':False,"
             "'dashboard_address':'127.0.0.1:0'}}")
-    with pytest.raises(NestError, match=rf"listens at tcp://{outside_ip}:\d+, beyond loopback and without TLS.*--insecure"):
+    refused = rf"listens at tcp://{outside_ip}:\d+, beyond loopback and without TLS.*--insecure"
+    with pytest.raises(NestError, match=refused):
         ipython.run_line_magic("nest_cluster", f"start --cluster distributed.SpecCluster --option scheduler={spec}")
     assert jupyter_nest.current() is None
 
