@@ -29,7 +29,7 @@ from .security import is_loopback
 _PREPARE_SCRIPT = (pathlib.Path(__file__).with_name("remote_prepare.py")).read_text()
 
 
-def step_for(host: Host, scheduler_host: Host) -> str:
+def _step_for(host: Host, scheduler_host: Host) -> str:
     """The step a host's Dask processes stand for in messages."""
     return "start scheduler" if host == scheduler_host else "start worker"
 
@@ -211,7 +211,7 @@ async def prepare_hosts(
         _raise_first(outcomes)
         ips = listen_ips(reached)
         outcomes = await asyncio.gather(
-            *(prepare(r, ips[r.host], python, env, tls, step_for(r.host, hosts[0]), timeout) for r in reached),
+            *(prepare(r, ips[r.host], python, env, tls, _step_for(r.host, hosts[0]), timeout) for r in reached),
             return_exceptions=True,
         )
         prepared = {r.host: p for r, p in zip(reached, outcomes, strict=True) if isinstance(p, Prepared)}

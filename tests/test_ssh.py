@@ -341,6 +341,24 @@ def test_bad_input_is_one_clear_error_in_bounded_time_and_leaves_nothing(ipython
     assert cluster_dirs() <= before
 
 
+def test_a_worker_that_cannot_start_names_the_worker_step(ipython, sshd, keys, tmp_path):
+    # the host and its Python pass the checks, the scheduler starts, then the worker's process fails
+    broken = tmp_path / "no-workers-python"
+    broken.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *Nanny*) echo "no room for a worker here" >&2; exit 3;; esac\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    broken.chmod(0o755)
+    before = cluster_dirs()
+    with pytest.raises(NestError, match=r"start worker on 127\.0\.0\.1 failed: the process exited before it "
+                                        r"was ready; it said: .*no room for a worker here"):
+        ipython.run_line_magic("nest_cluster", f"start {ssh_args(sshd, keys, python=str(broken))}")
+    assert jupyter_nest.current() is None
+    assert wait_gone(sshd.pids(), 20) == []
+    assert cluster_dirs() <= before
+
+
 def test_errors_reach_the_notebook_as_one_paragraph(module_kernel, sshd):
     reply = module_kernel.run(f"%nest_cluster start --ssh no-such-host.invalid --ssh-port {sshd.port}")
     assert reply.status == "error" and reply.error["ename"] == "NestError"
