@@ -21,8 +21,11 @@ from . import config
 from .client import NestClient
 from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
+from .forkjoin import nest
 from .runtime import get_client, rejoin, secede, task_tree, worker_client
+from .submit import submit_cell
 from .tree import TaskTree
+from .widget import SlotWidget, widget
 
 
 __all__ = [
@@ -30,16 +33,20 @@ __all__ = [
     "NestError",
     "NoClusterError",
     "Session",
+    "SlotWidget",
     "TaskTree",
     "config",
     "connect",
     "current",
     "get_client",
+    "nest",
     "rejoin",
     "secede",
     "start",
     "stop",
+    "submit_cell",
     "task_tree",
+    "widget",
     "worker_client",
 ]
 

@@ -51,10 +51,24 @@ def in_task() -> bool:
     return getattr(thread_state, "key", None) is not None
 
 
+_policy = threading.local()
+
+
+@contextmanager
+def holding_slot() -> Iterator[None]:
+    """Wait without seceding in this thread: for callers that manage their slot themselves."""
+    previous = getattr(_policy, "hold", False)
+    _policy.hold = True
+    try:
+        yield
+    finally:
+        _policy.hold = previous
+
+
 @contextmanager
 def outside_the_pool() -> Iterator[None]:
     """Secede for the duration of a wait when this thread holds a slot; rejoin after."""
-    if not in_pool_thread():
+    if not in_pool_thread() or getattr(_policy, "hold", False):
         yield
         return
     from distributed import rejoin, secede
@@ -272,7 +286,7 @@ class NestClient(Client):
             chain = super().sync(self.scheduler.nest_error_chain, key=failed.key, callback_timeout=5)
         except Exception:
             return  # the lineage plugin is not on this scheduler: nothing to add
-        if len(chain) > 1:
+        if chain and len(chain) > 1:
             _add_note(error, _chain_note(chain))
 
     def summary(self, detailed: bool = False) -> ClusterSummary:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import importlib
 import logging
 import socket
@@ -27,7 +26,7 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import config, exposure, plugins, preload, remote
+from . import aio, config, exposure, plugins, preload, remote
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
@@ -486,12 +485,10 @@ def _handshake(address: str, timeout: float, security: Security | None) -> None:
         finally:
             comm.abort()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        probe = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout))
-        try:
-            reply = probe.result(timeout + 1)
-        except Exception as e:
-            raise NestError(_handshake_failure(address, timeout, _root_cause(e))) from None
+    try:
+        reply = aio.run(identity(), timeout)
+    except Exception as e:
+        raise NestError(_handshake_failure(address, timeout, _root_cause(e))) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise NestError(
             f"{address} answered, but as a {reply.get('type') if isinstance(reply, dict) else 'non-Dask'} "

@@ -80,6 +80,7 @@ class LineagePlugin(SchedulerPlugin):
         self.outcome: dict[Any, str] = {}
         self.final: OrderedDict[Any, str] = OrderedDict()
         self.calls: dict[Any, str] = {}
+        self.roots: OrderedDict[Any, None] = OrderedDict()  # tasks with children and no parent, newest last
         self.scheduler: Any = None
         self._original_update_graph: Any = None
 
@@ -99,15 +100,24 @@ class LineagePlugin(SchedulerPlugin):
         scheduler.handlers["nest_tree"] = self.tree
         scheduler.handlers["nest_error_chain"] = self.error_chain
         scheduler.handlers["nest_adopt"] = self.adopt
+        scheduler.handlers["nest_roots"] = self.latest_roots
 
     async def close(self) -> None:
         if self.scheduler is not None and self._original_update_graph is not None:
             self.scheduler.stream_handlers["update-graph"] = self._original_update_graph
 
-    def update_graph(self, scheduler: Any, *, tasks: list[Any], **kwargs: Any) -> None:
-        parent = _submitting_task.get()
+    def update_graph(self, scheduler: Any, *, tasks: list[Any], annotations: dict[str, dict[Any, Any]],
+                     **kwargs: Any) -> None:
+        # Work offered by @nest is submitted off the task's thread and names its parent itself.
+        named = annotations.get("nest_parent", {})
+        parent = _submitting_task.get() or next(iter(named.values()), None)
         if parent is None:
             return
+        if parent not in self.parent:
+            self.roots[parent] = None
+            self.roots.move_to_end(parent)
+            while len(self.roots) > 100:
+                self.roots.popitem(last=False)
         siblings = self.children.setdefault(parent, [])
         for key in tasks:
             if key != parent and key not in self.parent:
@@ -157,6 +167,10 @@ class LineagePlugin(SchedulerPlugin):
         self.scheduler.client_desires_keys(keys=known, client=client)
         return [k for k in keys if k not in self.scheduler.tasks]
 
+    def latest_roots(self, n: int = 10) -> list[Any]:
+        """The most recent tasks that spawned others without being spawned themselves, newest first."""
+        return list(reversed(self.roots))[:n]
+
     def descendants(self, key: Any) -> list[Any]:
         out, stack = [], list(self.children.get(key, ()))
         while stack:
@@ -188,32 +202,35 @@ class LineagePlugin(SchedulerPlugin):
             return "finished" if ts.state == "memory" else ts.state
         return self.final.get(key, "forgotten")
 
-    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50) -> dict[str, Any]:
-        """The descendants of ``key`` as nested dicts; large subtrees are summarised, not listed."""
+    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100) -> dict[str, Any]:
+        """The descendants of ``key`` as nested dicts; large or deep subtrees are summarised, not listed."""
         budget = [max_nodes]
 
-        def node(k: Any) -> dict[str, Any]:
+        def summary(keys: list[Any]) -> dict[str, Any]:
+            states: dict[str, int] = {}
+            total = 0
+            for h in keys:
+                for d in [h, *self.descendants(h)]:
+                    s = self.state(d)
+                    states[s] = states.get(s, 0) + 1
+                    total += 1
+            return {"tasks": total, "states": states}
+
+        def node(k: Any, depth: int) -> dict[str, Any]:
             budget[0] -= 1
             kids = self.children.get(k, [])
             out: dict[str, Any] = {"key": k, "name": key_split(k), "state": self.state(k), "children": []}
-            shown = kids[:max_children] if budget[0] > 0 else []
-            for child in shown:
-                if budget[0] <= 0:
-                    break
-                out["children"].append(node(child))
+            if depth < max_depth:
+                for child in kids[:max_children]:
+                    if budget[0] <= 0:
+                        break
+                    out["children"].append(node(child, depth + 1))
             hidden = kids[len(out["children"]):]
             if hidden:
-                states: dict[str, int] = {}
-                total = 0
-                for h in hidden:
-                    for d in [h, *self.descendants(h)]:
-                        s = self.state(d)
-                        states[s] = states.get(s, 0) + 1
-                        total += 1
-                out["hidden"] = {"tasks": total, "states": states}
+                out["hidden"] = summary(hidden)
             return out
 
-        return node(key)
+        return node(key, 0)
 
     def error_chain(self, key: Any) -> list[dict[str, str]]:
         """The tasks from ``key`` down to the one that raised, following erred children."""

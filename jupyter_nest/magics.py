@@ -8,12 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.display import display
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
 
-from . import cluster
+from . import cluster, config, submit
+from .cellstatus import StatusLine
 from .errors import NestError
 from .security import security_from_files
+from .widget import widget
 
 
 def option_group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -74,7 +77,7 @@ ssh_options = option_group(
              help="plain TCP instead of TLS for a cluster that listens beyond loopback (warns)"),
 )
 
-ACTIONS = ("start", "connect", "status", "scale", "restart", "stop")
+ACTIONS = ("start", "connect", "status", "scale", "restart", "stop", "widget")
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -117,9 +120,10 @@ class NestMagics(Magics):
     @line_magic
     @magic_arguments()
     @argument("action", nargs="?", metavar="SUBCOMMAND",
-              help="start | connect ADDRESS | status | scale N | restart | stop")
+              help="start | connect ADDRESS | status | scale N | restart | stop | widget")
     @argument("target", nargs="?", metavar="ADDRESS|N",
               help="the scheduler address for connect, the worker count for scale")
+    @argument("--widget", action="store_true", help="start, connect: show the live slot view right away")
     @local_cluster_options
     @cluster_class_options
     @ssh_options
@@ -138,6 +142,8 @@ class NestMagics(Magics):
           scale N                 resize a cluster started here to N workers
           restart                 restart the workers, clearing their memory
           stop                    close the cluster (or disconnect from a remote one)
+          widget                  the live slot view: every worker's slots, seceded
+                                  tasks and queue, counts over time, the task tree
 
         `start` and `connect` return the client, which also becomes the default
         Dask client: `client = %nest_cluster start` keeps it in a variable.
@@ -170,7 +176,10 @@ class NestMagics(Magics):
                 f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS` and "
                 "`scale N` take a value."
             )
-        return getattr(self, f"_{action}")(args)
+        result = getattr(self, f"_{action}")(args)
+        if args.widget and action in ("start", "connect"):
+            display(widget())
+        return result
 
     def _start(self, args: Any) -> Any:
         if args.option and not args.cluster:
@@ -226,3 +235,61 @@ class NestMagics(Magics):
 
     def _stop(self, args: Any) -> None:
         print(cluster.stop())
+
+    def _widget(self, args: Any) -> Any:
+        return widget()
+
+    @cell_magic
+    @magic_arguments()
+    @argument("-o", "--output", metavar="NAME",
+              help="bind the future to NAME (default: jupyter-nest.submit.result-name, _nest)")
+    @argument("--wait", action="store_true", help="block until done and show the value as the cell's output")
+    @argument("--name", dest="label", metavar="LABEL",
+              help="task label, the start of its Dask key (default: cell_N, N the execution count)")
+    @argument("--pure", action="store_true",
+              help="equal cells with equal inputs and the same --name share a key, so Dask runs them once")
+    @argument("--resources", nargs="+", default=[], metavar="K=V",
+              help="worker resources the task needs, e.g. --resources GPU=1")
+    @argument("--workers", nargs="+", metavar="ADDR",
+              help="worker addresses, host names or worker names the task may run on")
+    def nest_submit(self, line: str = "", cell: str = "") -> Any:
+        """Run this cell on the cluster as one task.
+
+        The cell runs on a worker, where it may launch more tasks with
+        `distributed.worker_client()`. Like in the notebook, the value of its
+        last expression is its result. Without --wait the kernel stays free:
+        the future is bound to NAME at once and a status line in the cell turns
+        into the result when done. What the cell (and the tasks it launches)
+        prints appears in this cell.
+
+        The notebook globals the cell reads are copied to the worker; futures
+        among them arrive as their values. Assignments in the cell do NOT
+        change the notebook's variables: get values back as the result
+        (`NAME.result()`, or the output of --wait).
+
+        Examples:
+
+          %%nest_submit -o total
+          sum(load(part) for part in parts)
+
+          %%nest_submit --wait --name fib10
+          fib(10)
+        """
+        args = parse(self.nest_submit, line)
+        name = submit.check_name(args.output or config.get("submit.result-name"))
+        resources = submit.parse_resources(args.resources)
+        session = cluster.require("`%%nest_submit`")
+        count = submit.execution_count(self.shell)
+        prepared = submit.prepare(
+            cell, self.shell.user_ns, label=args.label or f"cell_{count}", first_line=2,
+            # IPython's own cell name: tracebacks then say "Cell In[N], line L".
+            filename=self.shell.compile.cache(f"%%nest_submit {line}\n{cell}", count),
+            skip=self.shell.user_ns_hidden, client=session.client,
+        )
+        submission = submit.send(prepared, session.client, pure=args.pure, resources=resources,
+                                 workers=args.workers)
+        self.shell.user_ns[name] = submission.future
+        if args.wait:
+            return submit.wait_for(submission)
+        StatusLine(submission, name, quiet=cell.rstrip().endswith(";")).show()
+        return None

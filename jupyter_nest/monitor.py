@@ -32,6 +32,9 @@ from distributed.core import rpc
 from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
+from . import aio
+from .forkjoin import runtime_of
+
 TOPIC = "jupyter-nest-slots"
 WORKER_PLUGIN = "jupyter-nest-slots"
 SCHEDULER_PLUGIN = "jupyter-nest-monitor"
@@ -48,12 +51,19 @@ def _unwire(key: Any) -> Any:
     return tuple(_unwire(k) for k in key) if isinstance(key, list) else key
 
 
+_TASK_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback"})
+
+
 def _blocked_in_client_wait(frame: Any) -> bool:
-    """True when a thread's stack is inside Dask's blocking ``sync`` (a gather or result)."""
+    """True when a thread's stack is inside Dask's blocking ``sync``, waiting on futures.
+
+    Waits on other things (``distributed.Event``, ``Lock``, ``Queue``) go through
+    ``sync`` too, but do not need a task slot to end, so they are not a deadlock.
+    """
     while frame is not None:
         code = frame.f_code
         if code.co_name == "sync" and code.co_filename.endswith(("distributed/utils.py", "distributed\\utils.py")):
-            return True
+            return getattr(frame.f_locals.get("func"), "__name__", "") in _TASK_WAITS
         frame = frame.f_back
     return False
 
@@ -149,10 +159,12 @@ class SlotsPlugin(WorkerPlugin):
         self.changed = False
         self.last_sent = now
         state = self.worker.state
+        inline = runtime_of(self.worker).inline_counts()
         self.worker.log_event(TOPIC, {
             "address": self.worker.address,
             "time": now,
-            "slots": [None if k is None else [_wire(k), self.since.get(k, now)] for k in self.slots],
+            "slots": [None if k is None else [_wire(k), self.since.get(k, now), inline.get(k, 0)]
+                      for k in self.slots],
             "seceded": [[_wire(k), t] for k, t in self.seceded.items()],
             "blocked": [[_wire(k), t] for k, t in self.blocked.items()],
             "queued": len(state.ready) + len(state.constrained),
@@ -202,6 +214,8 @@ class MonitorPlugin(SchedulerPlugin):
     def _task(self, wired: list[Any], with_children: bool = False) -> dict[str, Any]:
         key = _unwire(wired[0])
         out = {"key": str(key), "name": key_split(key), "since": wired[1]}
+        if len(wired) > 2:
+            out["inline"] = wired[2]
         if with_children:
             out["waiting_on"] = self._waiting_on(key)
         return out
@@ -277,7 +291,7 @@ def snapshot(source: Client | str, security: Security | None = None, timeout: fl
     """
     if isinstance(source, Client):
         return source.sync(source.scheduler.nest_snapshot, callback_timeout=timeout)
-    return asyncio.run(snapshot_async(source, security, timeout))
+    return aio.run(snapshot_async(source, security, timeout), timeout)
 
 
 async def snapshot_async(address: str, security: Security | None = None, timeout: float = 2.0) -> dict[str, Any]:

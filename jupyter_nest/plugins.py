@@ -8,6 +8,7 @@ import warnings
 from distributed import Client
 
 from . import __version__, config
+from .balancer import BalancerPlugin, OfferPlugin
 from .lineage import LineagePlugin
 from .monitor import MonitorPlugin, SlotsPlugin
 from .runtime import RuntimePlugin
@@ -46,6 +47,8 @@ def install(client: Client) -> bool:
     client.register_plugin(LineagePlugin(max_tasks=config.get("lineage-max-tasks")))
     client.register_plugin(MonitorPlugin())
     client.register_plugin(RuntimePlugin())
+    client.register_plugin(BalancerPlugin())
+    client.register_plugin(OfferPlugin())
     client.register_plugin(SlotsPlugin(
         interval=config.seconds("monitor-interval"),
         blocked_scan=config.seconds("blocked-scan"),

@@ -96,10 +96,10 @@ class Kernel:
                 reply.error = content
             elif kind == "status" and content["execution_state"] == "idle":
                 break
-        shell = self.client.get_shell_msg(timeout=10)
-        # wait_for_ready may leave extra kernel_info replies queued: skip replies to other requests
-        while shell["parent_header"].get("msg_id") != msg_id:
+        while True:  # skip replies to earlier requests (wait_for_ready's kernel_info, say)
             shell = self.client.get_shell_msg(timeout=10)
+            if shell["parent_header"].get("msg_id") == msg_id:
+                break
         reply.status = shell["content"]["status"]
         return reply
 

@@ -1,0 +1,127 @@
+"""Sends idle slots work: the scheduler and worker halves of ``@nest``'s work sharing.
+
+- :class:`OfferPlugin` (worker): tells the scheduler whether this worker has
+  pending fork-join children (on change, every ``forkjoin.report-interval``);
+  answers the balancer's requests by asking its task threads to offer their
+  oldest children to an idle slot; lets thieves claim offers; and stops the
+  fork-join code of a task the scheduler cancelled.
+- :class:`BalancerPlugin` (scheduler): whenever a slot frees up (and every
+  50 ms), asks a worker with pending children to offer some to each idle slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
+from tornado.ioloop import PeriodicCallback
+
+from . import config
+from .forkjoin import runtime_of
+
+TOPIC = "jupyter-nest-work"
+_RUNNING = frozenset({"executing", "long-running"})
+
+
+class OfferPlugin(WorkerPlugin):
+    """Worker half of work sharing."""
+
+    name = "jupyter-nest-offers"
+    idempotent = True
+
+    def setup(self, worker: Any) -> None:
+        self.worker = worker
+        self.runtime = runtime_of(worker)
+        self.reported: bool | None = None
+        worker.handlers["nest_offer"] = self.offer
+        worker.handlers["nest_claim"] = self.claim
+        self._callback = PeriodicCallback(self._report, config.seconds("forkjoin.report-interval") * 1000)
+        self._callback.start()
+
+    def teardown(self, worker: Any) -> None:
+        self._callback.stop()
+
+    def _report(self) -> None:
+        pending = self.runtime.has_pending()
+        if pending != self.reported:
+            self.reported = pending
+            self.worker.log_event(TOPIC, {"address": self.worker.address, "pending": pending})
+
+    def offer(self, target: str, n: int) -> int:
+        return self.runtime.request(target, n)
+
+    def claim(self, offer_id: int, key: Any) -> bool:
+        return self.runtime.claim(offer_id, key)
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if start in _RUNNING and finish == "cancelled":
+            self.runtime.cancel(key)
+
+
+class BalancerPlugin(SchedulerPlugin):
+    """Scheduler half of work sharing."""
+
+    name = "jupyter-nest-balancer"
+    idempotent = True
+
+    def __init__(self) -> None:
+        self.donors: set[str] = set()
+        self.asked: dict[str, float] = {}
+        self._queued = False
+
+    async def start(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self._callback = PeriodicCallback(self._balance, 50)
+        self._callback.start()
+
+    async def close(self) -> None:
+        self._callback.stop()
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        if topic != TOPIC:
+            return
+        if msg["pending"]:
+            self.donors.add(msg["address"])
+            self._poke()
+        else:
+            self.donors.discard(msg["address"])
+
+    def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
+        self.donors.discard(worker)
+        self.asked.pop(worker, None)
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if start == "processing" and self.donors:
+            self._poke()
+
+    def _poke(self) -> None:
+        if not self._queued:
+            self._queued = True
+            asyncio.get_running_loop().call_soon(self._balance)
+
+    def _balance(self) -> None:
+        self._queued = False
+        if not self.donors:
+            return
+        now = time.monotonic()
+        for address, ws in self.scheduler.workers.items():
+            free = ws.nthreads - (len(ws.processing) - len(ws.long_running))
+            if free <= 0:
+                self.asked.pop(address, None)
+                continue
+            if now - self.asked.get(address, 0) < 0.05:
+                continue
+            others = self.donors - {address}
+            donor = next(iter(others or self.donors), None)
+            if donor is None:
+                continue
+            self.asked[address] = now
+            asyncio.ensure_future(self._ask(donor, address, free))
+
+    async def _ask(self, donor: str, target: str, n: int) -> None:
+        try:
+            await self.scheduler.rpc(donor).nest_offer(target=target, n=n)
+        except (OSError, asyncio.TimeoutError):
+            self.donors.discard(donor)
