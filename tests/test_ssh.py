@@ -1,4 +1,4 @@
-"""`%nest_cluster start --ssh` against a real sshd: from a real kernel, across a network namespace, and every bad input."""
+"""`%nest_cluster start --ssh` against a real sshd: from a kernel, across a network namespace, every bad input."""
 
 from __future__ import annotations
 
@@ -255,7 +255,8 @@ def test_insecure_on_loopback_is_plain_tcp_without_a_warning(ipython, sshd, keys
 def test_dashboard_without_port_forwarding_warns_and_is_off(ipython, keys):
     strict = Sshd(keys, forwarding=False)
     try:
-        with pytest.warns(UserWarning, match=r"127\.0\.0\.1's 127\.0\.0\.1:\d+ only, and forwarding it over SSH failed"):
+        refused = r"127\.0\.0\.1's 127\.0\.0\.1:\d+ only, and forwarding it over SSH failed"
+        with pytest.warns(UserWarning, match=refused):
             client = ipython.run_line_magic("nest_cluster", f"start {ssh_args(strict, keys, hosts='127.0.0.1')}")
         assert client.summary().dashboard is None
         assert client.submit(sum, [1, 2]).result() == 3
@@ -293,37 +294,48 @@ class SilentServer:
         self.sock.close()
 
 
+REACH = "--ssh-port {port} --ssh-key {key} --ssh-known-hosts {known}"
+
 BAD_INPUTS = [
     ("--ssh no-such-host.invalid --ssh-port {port}",
-     r"connect on no-such-host\.invalid failed: the host name 'no-such-host\.invalid' does not resolve\. Check the spelling"),
-    ("--ssh 127.0.0.1,no-such-host.invalid --ssh-port {port} --ssh-key {key} --ssh-known-hosts {known}",
+     r"connect on no-such-host\.invalid failed: the host name 'no-such-host\.invalid' does not resolve\. "
+     r"Check the spelling"),
+    ("--ssh 127.0.0.1,no-such-host.invalid " + REACH,
      r"connect on no-such-host\.invalid failed: the host name 'no-such-host\.invalid' does not resolve"),
     ("--ssh 127.0.0.1 --ssh-port {closed}",
-     r"connect on 127\.0\.0\.1 failed: the connection to port {closed} was refused, so no SSH server listens there\. Check --ssh-port"),
+     r"connect on 127\.0\.0\.1 failed: the connection to port {closed} was refused, so no SSH server "
+     r"listens there\. Check --ssh-port"),
     ("--ssh 127.0.0.1 --ssh-port {silent}",
-     r"connect on 127\.0\.0\.1 failed: port {silent} accepted the connection, but no SSH handshake and login finished within 3 s"),
+     r"connect on 127\.0\.0\.1 failed: port {silent} accepted the connection, but no SSH handshake and "
+     r"login finished within 3 s"),
     ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {key} --ssh-known-hosts {empty}",
-     r"connect on 127\.0\.0\.1 failed: its host key is not trusted by .*empty_known_hosts.*Log in once with `ssh -p {port} 127\.0\.0\.1`"),
+     r"connect on 127\.0\.0\.1 failed: its host key is not trusted by .*empty_known_hosts.*"
+     r"Log in once with `ssh -p {port} 127\.0\.0\.1`"),
     ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {stranger} --ssh-known-hosts {known}",
-     r"authenticate on 127\.0\.0\.1 failed: the server accepted none of the keys offered for user '\w+' \(.*stranger_key\)\. Add the public key"),
+     r"authenticate on 127\.0\.0\.1 failed: the server accepted none of the keys offered for user '\w+' "
+     r"\(.*stranger_key\)\. Add the public key"),
     ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {not_a_key}",
      r"--ssh-key '.*not_a_key' is not a private key .*Give the private half"),
     ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {locked}",
      r"--ssh-key '.*locked_key' is protected by a passphrase.*ssh-add"),
     ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {missing}",
      r"--ssh-key '.*no_such_key': no such file"),
-    ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {key} --ssh-known-hosts {known} --remote-python /nonexistent/python",
-     r"start scheduler on 127\.0\.0\.1 failed: the remote Python '/nonexistent/python' is not there \(.*/nonexistent/python: .*\)\. Give the path"),
-    ("--ssh 127.0.0.1 --ssh-port {port} --ssh-key {key} --ssh-known-hosts {known} --remote-python '{python} -S'",
-     r"start scheduler on 127\.0\.0\.1 failed: the remote Python '.*python.* -S' cannot import distributed \(ModuleNotFoundError"),
+    ("--ssh 127.0.0.1 " + REACH + " --remote-python /nonexistent/python",
+     r"start scheduler on 127\.0\.0\.1 failed: the remote Python '/nonexistent/python' is not there "
+     r"\(.*/nonexistent/python: .*\)\. Give the path"),
+    ("--ssh 127.0.0.1 " + REACH + " --remote-python '{python} -S'",
+     r"start scheduler on 127\.0\.0\.1 failed: the remote Python '.*python.* -S' cannot import "
+     r"distributed \(ModuleNotFoundError"),
     ("--ssh 127.0.0.1 --ssh-port 0", r"--ssh-port must be a whole number from 1 to 65535, got 0"),
     ("--ssh 127.0.0.1 --workers-per-host 0", r"--workers-per-host must be a whole number of 1 or more, got 0"),
-    ("--ssh 127.0.0.1 --workers 2", r"--workers does not go with --ssh: each host after the first runs --workers-per-host"),
+    ("--ssh 127.0.0.1 --workers 2",
+     r"--workers does not go with --ssh: each host after the first runs --workers-per-host"),
     ("--ssh 127.0.0.1 --no-processes", r"--no-processes runs workers inside this kernel; it cannot go with --ssh"),
     ("--ssh 127.0.0.1 --cluster distributed.LocalCluster", r"leave out --cluster"),
     ("--ssh 127.0.0.1,,x", r"'' is not a host\. Give host names or addresses separated by commas"),
     ("--ssh-key {key}", r"--ssh-port, --ssh-user, --ssh-key.*describe an SSH cluster; give the hosts with --ssh too"),
-    ("--ssh 127.0.0.1 --ssh-known-hosts /nonexistent/known_hosts", r"--ssh-known-hosts '/nonexistent/known_hosts': no such file"),
+    ("--ssh 127.0.0.1 --ssh-known-hosts /nonexistent/known_hosts",
+     r"--ssh-known-hosts '/nonexistent/known_hosts': no such file"),
     ("--ssh 127.0.0.1 --insecure --tls-ca {key} --tls-cert {key} --tls-key {key}",
      r"--insecure turns TLS off, and --tls-ca/--tls-cert/--tls-key turn it on"),
 ]
