@@ -5,17 +5,26 @@ has ``distributed``, how many cores the host has, whether the address the
 cluster will listen on belongs to this host, and the private directory it made
 for the cluster: the TLS certificates, and a launcher that starts this Python
 with the cluster's Dask settings (pointing at those certificates) in its
-environment and ends it when its SSH session ends. Standard library only: it
-runs where jupyter_nest is not installed.
+environment and ends it when its SSH session ends. It also removes the
+directories of clusters whose kernel was killed (no process runs from them).
+Standard library only: it runs where jupyter_nest is not installed.
 """
 
+import glob
 import importlib.util
 import json
 import os
 import shlex
+import shutil
 import socket
+import stat
 import sys
 import tempfile
+import time
+
+PREFIX = "jupyter-nest-ssh-"
+# A directory younger than this may belong to a cluster whose processes are still starting.
+STALE_AFTER = 60
 
 
 def _write(path, text, mode):
@@ -26,7 +35,7 @@ def _write(path, text, mode):
 
 def _launcher(request):
     # mkdtemp makes the directory private (0700); the key files are 0600 inside it.
-    directory = tempfile.mkdtemp(prefix="jupyter-nest-ssh-")
+    directory = tempfile.mkdtemp(prefix=PREFIX)
     lines = ["#!/bin/sh"]
     for variable, value in sorted(request["env"].items()):
         lines.append("export %s=%s" % (variable, shlex.quote(value)))
@@ -63,6 +72,29 @@ def _launcher(request):
     return directory
 
 
+def _sweep():
+    """Remove this user's cluster directories that no process runs from: a killed kernel leaves them."""
+    if not os.path.isdir("/proc"):
+        return
+    running = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                running.append(f.read())
+        except OSError:
+            continue
+    running = b"\n".join(running)
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+                and time.time() - info.st_mtime > STALE_AFTER
+                and os.fsencode(os.path.join(path, "python")) not in running):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def main():
     request = json.loads(sys.stdin.read())
     reply = {"cpus": os.cpu_count() or 1}
@@ -79,6 +111,7 @@ def main():
         reply["bind_error"] = str(e)
         print(json.dumps(reply))
         return
+    _sweep()
     reply["dir"] = _launcher(request)
     print(json.dumps(reply))
 

@@ -7,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -243,8 +245,15 @@ def test_interrupting_the_start_stops_what_it_started(sshd, keys, tmp_path):
 
 
 def test_insecure_on_loopback_is_plain_tcp_without_a_warning(ipython, sshd, keys, recwarn):
+    # and the start clears what a killed kernel's cluster left on the host, nothing younger
+    stale, young = (Path(tempfile.mkdtemp(prefix="jupyter-nest-ssh-")) for _ in range(2))
+    (stale / "python").write_text("#!/bin/sh\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
     client = ipython.run_line_magic(
         "nest_cluster", f"start {ssh_args(sshd, keys, hosts='127.0.0.1')} --insecure --no-dashboard")
+    assert not stale.exists() and young.exists()
+    young.rmdir()
     assert client.scheduler.address.startswith("tcp://127.0.0.1:")
     assert client.summary().workers == 1  # one host: scheduler and worker both on it
     assert client.summary().dashboard is None
