@@ -108,27 +108,43 @@ def merge(counts):
     return out
 
 
+def children(node):
+    """A tree node is ``(leaves, loops, seed)``: leaves below it, CPU per leaf, and the seed of
+    its shape (``None``: a balanced binary split). The tree is built as it is walked, as real
+    recursive work discovers its own shape, so spawning a subtree ships three numbers."""
+    leaves, loops, seed = node
+    if leaves == 1:
+        return ()
+    if seed is None:
+        return ((leaves // 2, loops, None), (leaves - leaves // 2, loops, None))
+    rng = random.Random(seed)
+    fanout = min(leaves, rng.randint(2, 4))
+    cuts = sorted(rng.sample(range(1, leaves), fanout - 1))
+    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, leaves])]
+    return tuple((size, loops, rng.randrange(1 << 30)) for size in sizes)
+
+
 def seq_tree(node):
-    loops, children = node
-    if not children:
-        return leaf(loops)
-    return merge(seq_tree(c) for c in children)
+    kids = children(node)
+    if not kids:
+        return leaf(node[1])
+    return merge(seq_tree(c) for c in kids)
 
 
 @nest
 def nest_tree(node):
-    loops, children = node
-    if not children:
-        return leaf(loops)
-    return merge([h.result() for h in [nest_tree.spawn(c) for c in children]])
+    kids = children(node)
+    if not kids:
+        return leaf(node[1])
+    return merge([h.result() for h in [nest_tree.spawn(c) for c in kids]])
 
 
 def dask_secede_tree(node):
-    loops, children = node
-    if not children:
-        return leaf(loops)
+    kids = children(node)
+    if not kids:
+        return leaf(node[1])
     client = distributed.get_client()
-    jobs = [client.submit(dask_secede_tree, c, pure=False) for c in children]
+    jobs = [client.submit(dask_secede_tree, c, pure=False) for c in kids]
     distributed.secede()
     out = client.gather(jobs)
     distributed.rejoin()
@@ -136,31 +152,11 @@ def dask_secede_tree(node):
 
 
 def dask_worker_client_tree(node):
-    loops, children = node
-    if not children:
-        return leaf(loops)
+    kids = children(node)
+    if not kids:
+        return leaf(node[1])
     with distributed.worker_client() as client:
-        return merge(client.gather([client.submit(dask_worker_client_tree, c, pure=False) for c in children]))
-
-
-def binary_tree(leaves, loops):
-    if leaves == 1:
-        return (loops, ())
-    return (0, (binary_tree(leaves // 2, loops), binary_tree(leaves - leaves // 2, loops)))
-
-
-def skewed_tree(rng, size, loops):
-    """A random tree of ``size`` leaves whose subtrees split the leaves very unevenly."""
-    if size == 1:
-        return (loops, ())
-    fanout = min(size, rng.randint(2, 4))
-    cuts = sorted(rng.sample(range(1, size), fanout - 1))
-    parts = [b - a for a, b in zip([0, *cuts], [*cuts, size])]
-    return (0, tuple(skewed_tree(rng, p, loops) for p in parts))
-
-
-def count_leaves(node):
-    return 1 if not node[1] else sum(count_leaves(c) for c in node[1])
+        return merge(client.gather([client.submit(dask_worker_client_tree, c, pure=False) for c in kids]))
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -236,24 +232,24 @@ def main() -> None:
 
     # medium and coarse grain, unbalanced
     fifty_us, twenty_ms = calibrate(50e-6), calibrate(20e-3)
+    one_ms = calibrate(1e-3)
     cases = [
-        ("medium 50us", binary_tree(medium_leaves, fifty_us), binary_tree(dask_medium_leaves, fifty_us)),
-        ("coarse 20ms", binary_tree(coarse_leaves, twenty_ms), binary_tree(coarse_leaves, twenty_ms)),
-        ("unbalanced", skewed_tree(random.Random(7), unbalanced_leaves, calibrate(1e-3)),
-         skewed_tree(random.Random(7), unbalanced_leaves // 8, calibrate(1e-3))),
+        ("medium 50us", (medium_leaves, fifty_us, None), (dask_medium_leaves, fifty_us, None)),
+        ("coarse 20ms", (coarse_leaves, twenty_ms, None), (coarse_leaves, twenty_ms, None)),
+        ("unbalanced", (unbalanced_leaves, one_ms, 7), (unbalanced_leaves // 8, one_ms, 7)),
     ]
     for case, tree, dask_tree in cases:
         seq, _ = timed(lambda: seq_tree(tree), 1)
         with ThreadPeak(pids) as tp:
             t, counts = timed(lambda: nest_tree.spawn(tree).result(), r)
-        share = min(counts.get(a, 0) for a in pids_to_addresses(client)) / count_leaves(tree)
-        row(case, "jupyter_nest @nest", f"{count_leaves(tree)} leaves", t, seq, tp.peak,
+        share = min(counts.get(a, 0) for a in worker_addresses(client)) / tree[0]
+        row(case, "jupyter_nest @nest", f"{tree[0]} leaves", t, seq, tp.peak,
             f"smaller worker share {share:.0%}")
         dask_seq, _ = timed(lambda: seq_tree(dask_tree), 1)
         for name, fn in [("dask get_client+secede", dask_secede_tree), ("dask worker_client", dask_worker_client_tree)]:
             with ThreadPeak(pids) as tp:
                 t, _ = timed(on_cluster(fn, dask_tree), 1)
-            row(case, name, f"{count_leaves(dask_tree)} leaves", t, dask_seq, tp.peak)
+            row(case, name, f"{dask_tree[0]} leaves", t, dask_seq, tp.peak)
     jupyter_nest.stop()
 
     print(f"2 workers x 1 thread, Dask profiler off; median of {r} for @nest; efficiency = seq / (2 x time)")
@@ -263,7 +259,7 @@ def main() -> None:
         print(f"{case:12s} {variant:24s} {size:>13s} {t:8.3f} {seq:7.3f} {t / seq:7.1f} {seq / (2 * t):7.0%} {peak:7d}  {note}")
 
 
-def pids_to_addresses(client):
+def worker_addresses(client):
     return list(client.scheduler_info(n_workers=-1)["workers"])
 
 

@@ -23,22 +23,11 @@ import threading
 import time
 
 import dask
-import distributed
 from distributed import Client, LocalCluster
 
 import jupyter_nest
+from bench_forkjoin import dask_secede_fib as fib
 from jupyter_nest import monitor
-
-
-def fib(n):
-    if n < 2:
-        return n
-    client = distributed.get_client()
-    jobs = [client.submit(fib, n - 1, pure=False), client.submit(fib, n - 2, pure=False)]
-    distributed.secede()
-    out = client.gather(jobs)
-    distributed.rejoin()
-    return sum(out)
 
 
 def pct(values, q):

@@ -61,3 +61,13 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext jupyter_nest``: stop this kernel's cluster so no worker outlives the extension."""
     stop()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt Nest panel; ``pip install`` also copies it to share/jupyter."""
+    return [{"src": "labextension", "dest": "jupyter-nest"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The server extension behind the Nest panel (enabled by the config ``pip install`` puts in place)."""
+    return [{"module": "jupyter_nest.labserver"}]

@@ -34,20 +34,29 @@ class OfferPlugin(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         self.worker = worker
         self.runtime = runtime_of(worker)
-        self.reported: bool | None = None
+        self.reported = False
+        self.runtime.on_work = self._wake
         worker.handlers["nest_offer"] = self.offer
         worker.handlers["nest_claim"] = self.claim
+        # Polls only while fork-join tasks run here: other work pays nothing for it.
         self._callback = PeriodicCallback(self._report, config.seconds("forkjoin.report-interval") * 1000)
-        self._callback.start()
 
     def teardown(self, worker: Any) -> None:
         self._callback.stop()
+
+    def _wake(self) -> None:
+        """A fork-join task started here: report now, and keep watching until none is left."""
+        if not self._callback.is_running():
+            self._callback.start()
+        self._report()
 
     def _report(self) -> None:
         pending = self.runtime.has_pending()
         if pending != self.reported:
             self.reported = pending
             self.worker.log_event(TOPIC, {"address": self.worker.address, "pending": pending})
+        if not pending and not self.runtime.contexts:
+            self._callback.stop()
 
     def offer(self, target: str, n: int) -> int:
         return self.runtime.request(target, n)

@@ -26,7 +26,7 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import aio, config, exposure, plugins, preload, remote
+from . import aio, config, exposure, plugins, preload, registry, remote
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
@@ -134,6 +134,7 @@ def _open(session: Session) -> Session:
     if plugins.install(session.client):
         session.hang_watcher = HangWatcher(session.client, config.seconds("hang-warning"))
     _session = session
+    registry.register(session)
     return session
 
 
@@ -567,6 +568,7 @@ def stop() -> str:
     if session is None:
         return "No cluster is running in this kernel; nothing to stop."
     address = session.address
+    registry.unregister()
     session.close()
     if session.cluster is None:
         return f"Disconnected from {address}; that scheduler and its workers keep running."

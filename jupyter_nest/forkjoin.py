@@ -113,6 +113,7 @@ class Runtime:
         self.offers: dict[int, Spawned] = {}
         self.seceded = 0
         self.max_seceded = config.get("forkjoin.max-seceded")
+        self.on_work: Callable[[], None] | None = None  # set by the balancer's worker plugin
         self._ids = iter(range(1, 1 << 62))
 
     def client(self) -> distributed.Client:
@@ -341,6 +342,8 @@ def _enter(key: Any) -> TaskContext:
     ctx = TaskContext(key, rt)
     rt.contexts[key] = ctx
     _local.ctx = ctx
+    if rt.on_work is not None:
+        worker.loop.add_callback(rt.on_work)  # tell the balancer now, not at its next poll
     return ctx
 
 

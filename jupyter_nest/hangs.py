@@ -45,10 +45,11 @@ def diagnose(snap: dict[str, Any], threshold: float) -> str | None:
     names = "; ".join(f"{b['key']} on {addr}" for b, addr in blocked[:5])
     more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
     slots = sum(w["nthreads"] for w in workers)
+    which = "Its only task slot has" if slots == 1 else f"All {slots} task slots have"
     return (
-        f"jupyter_nest: the cluster looks deadlocked. All {slots} task slots have been blocked for "
-        f"{waited:.0f} s by tasks waiting on other tasks without seceding, so the tasks they wait "
-        f"for cannot start. Blocked: {names}{more}. {FIX}"
+        f"jupyter_nest: the cluster looks deadlocked. {which} been blocked for {waited:.0f} s by "
+        f"tasks waiting on other tasks without seceding, so the tasks they wait for cannot start. "
+        f"Blocked: {names}{more}. {FIX}"
     )
 
 

@@ -100,7 +100,7 @@ class LineagePlugin(SchedulerPlugin):
         scheduler.handlers["nest_tree"] = self.tree
         scheduler.handlers["nest_error_chain"] = self.error_chain
         scheduler.handlers["nest_adopt"] = self.adopt
-        scheduler.handlers["nest_roots"] = self.latest_roots
+        scheduler.handlers["nest_latest_tree"] = self.latest_tree
 
     async def close(self) -> None:
         if self.scheduler is not None and self._original_update_graph is not None:
@@ -167,9 +167,10 @@ class LineagePlugin(SchedulerPlugin):
         self.scheduler.client_desires_keys(keys=known, client=client)
         return [k for k in keys if k not in self.scheduler.tasks]
 
-    def latest_roots(self, n: int = 10) -> list[Any]:
-        """The most recent tasks that spawned others without being spawned themselves, newest first."""
-        return list(reversed(self.roots))[:n]
+    def latest_tree(self, max_nodes: int = 300) -> dict[str, Any] | None:
+        """The tree of the most recent task that spawned others without being spawned itself."""
+        latest = next(reversed(self.roots), None)
+        return None if latest is None else self.tree(latest, max_nodes=max_nodes)
 
     def descendants(self, key: Any) -> list[Any]:
         out, stack = [], list(self.children.get(key, ()))

@@ -94,6 +94,7 @@ class SlotsPlugin(WorkerPlugin):
         self.seceded: dict[Any, float] = {}
         self.blocked: dict[Any, float] = {}
         self.changed = True
+        self.last_queued = 0
         self.last_sent = 0.0
         self.last_scan = 0.0
         self._callback = PeriodicCallback(self._tick, self.interval * 1000)
@@ -154,11 +155,13 @@ class SlotsPlugin(WorkerPlugin):
         if now - self.last_scan >= self.blocked_scan:
             self.last_scan = now
             self._scan()
-        if not self.changed and now - self.last_sent < 2:
+        state = self.worker.state
+        queued = len(state.ready) + len(state.constrained)
+        if not self.changed and queued == self.last_queued and now - self.last_sent < 2:
             return
         self.changed = False
         self.last_sent = now
-        state = self.worker.state
+        self.last_queued = queued
         inline = runtime_of(self.worker).inline_counts()
         self.worker.log_event(TOPIC, {
             "address": self.worker.address,
@@ -167,7 +170,7 @@ class SlotsPlugin(WorkerPlugin):
                       for k in self.slots],
             "seceded": [[_wire(k), t] for k, t in self.seceded.items()],
             "blocked": [[_wire(k), t] for k, t in self.blocked.items()],
-            "queued": len(state.ready) + len(state.constrained),
+            "queued": queued,
             "threads": threading.active_count(),
         })
 

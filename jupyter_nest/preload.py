@@ -8,13 +8,21 @@
 - Workers log every failed task ("Compute Failed"). With tasks that wait on
   tasks, one failure is logged again at every level, into the notebook, while
   the same error already reaches the notebook as the exception it raises.
+- A worker's event loop shares the GIL with its task threads. While a task runs
+  Python code, every message the loop has to handle waits up to the interpreter's
+  switch interval (5 ms) for the GIL; handing work between workers takes several
+  such messages. ``jupyter-nest.worker-switch-interval`` (1 ms) shortens the wait;
+  it only matters when the loop has something to do.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
+
+from . import config
 
 
 class _NoComputeFailed(logging.Filter):
@@ -34,3 +42,4 @@ def dask_setup(worker: Any) -> None:
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     quiet_task_failures()
+    sys.setswitchinterval(config.seconds("worker-switch-interval"))

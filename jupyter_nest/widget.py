@@ -104,13 +104,10 @@ class SlotWidget:
         return self._thread.is_alive()
 
     def _tree(self) -> dict[str, Any] | None:
-        root = self.root
-        if root is None:
-            roots = self.client.sync(self.client.scheduler.nest_roots, n=1, callback_timeout=2)
-            if not roots:
-                return None
-            root = roots[0]
-        return self.client.sync(self.client.scheduler.nest_tree, key=root, max_nodes=300, callback_timeout=2)
+        scheduler = self.client.scheduler
+        if self.root is None:
+            return self.client.sync(scheduler.nest_latest_tree, max_nodes=300, callback_timeout=2)
+        return self.client.sync(scheduler.nest_tree, key=self.root, max_nodes=300, callback_timeout=2)
 
     def _problem(self, snap: dict[str, Any], previous: dict[str, Any] | None) -> str | None:
         now = time.time()

@@ -73,9 +73,13 @@ def test_widget_keeps_updating_while_the_cell_blocks(k):
     shown = k.run("w = jupyter_nest.widget(interval=0.1)\nw").check()
     assert any("application/vnd.jupyter.widget-view+json" in d for d in shown.data)
     assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in shown.data]
-    blocked = k.run("client.submit(time.sleep, 4, pure=False).result()").check()
+    # A parent that runs 40 short children one after the other: the slots change all the time.
+    k.run("def stepper(n):\n"
+          "    c = jupyter_nest.get_client()\n"
+          "    return sum(c.submit(time.sleep, 0.1, pure=False).result() or 1 for _ in range(n))").check()
+    blocked = k.run("client.submit(stepper, 40, pure=False).result()").check()
     updates = [m["received"] for m in blocked.messages if m["msg_type"] == "comm_msg"]
-    assert len(updates) >= 20, len(updates)
+    assert len(updates) >= 30, len(updates)
     assert updates[-1] - updates[0] > 3, "updates must span the blocked time, not come at the end"
     assert k.value("w.running") is True
     k.run("w.close()").check()

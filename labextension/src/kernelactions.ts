@@ -1,0 +1,44 @@
+/**
+ * Run cluster actions inside the kernel that owns the cluster: the cluster object
+ * lives there, so scaling and stopping go through that kernel's own API.
+ */
+import { KernelMessage, ServiceManager } from '@jupyterlab/services';
+
+/** Python that scales the kernel's cluster to `n` workers. */
+export function scaleCode(n: number): string {
+  return (
+    "__import__('jupyter_nest.cluster', fromlist=['require'])" +
+    `.require('Scaling from the Nest panel').scale(${Math.trunc(n)})`
+  );
+}
+
+/** Python that stops the kernel's cluster (or disconnects from a remote one). */
+export function stopCode(): string {
+  return "__import__('jupyter_nest').stop()";
+}
+
+/**
+ * Execute `code` in the kernel `kernelId` without touching its history; rejects
+ * with the kernel's error message when the code fails.
+ */
+export async function runInKernel(
+  services: ServiceManager.IManager,
+  kernelId: string,
+  code: string
+): Promise<void> {
+  const model = await services.kernels.findById(kernelId);
+  if (!model) {
+    throw new Error(`Kernel ${kernelId} is no longer running.`);
+  }
+  const kernel = services.kernels.connectTo({ model, handleComms: false });
+  try {
+    const future = kernel.requestExecute({ code, store_history: false, silent: false });
+    const reply = (await future.done) as KernelMessage.IExecuteReplyMsg;
+    const content = reply.content;
+    if (content.status === 'error') {
+      throw new Error(`${content.ename}: ${content.evalue}`);
+    }
+  } finally {
+    kernel.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+"""Render the live slot view in a real browser and save it as a PNG.
+
+Starts JupyterLab on 127.0.0.1 (random token, temporary dirs), opens a notebook that
+starts a 2 x 1 cluster, shows ``jupyter_nest.widget()`` and runs a seceding recursion
+(the Dask docs' fib with get_client + secede/rejoin) and an ``@nest`` search, and
+screenshots the widget's output while the work runs. Needs Debian's chromium and
+``pip install ".[test]"`` (playwright, without a browser download).
+
+    python scripts/screenshot_widget.py [--out screenshots/slot-view.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jupyter_nest.labharness import JupyterServer, LabBrowser
+
+CELLS = [
+    "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 2 --threads 1",
+    "import jupyter_nest\njupyter_nest.widget()",
+    """import time
+from distributed import get_client, rejoin, secede
+
+def fib(n):
+    if n < 2:
+        time.sleep(0.05)
+        return n
+    c = get_client()
+    a, b = c.submit(fib, n - 1, pure=False), c.submit(fib, n - 2, pure=False)
+    secede()
+    x, y = c.gather([a, b])
+    rejoin()
+    return x + y
+
+client.submit(fib, 14, pure=False).result()""",
+]
+
+OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output:has(.bk-Column)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="screenshots/slot-view.png", help="where to write the PNG")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    with JupyterServer(app="lab") as server, LabBrowser(server, out.parent, timeout=120) as lab:
+        server.write_notebook("slot-view.ipynb", CELLS)
+        lab.open_notebook("slot-view.ipynb")
+        lab.run_all_cells()
+        lab.wait_for(OUTPUT, timeout=120)
+        # the Nest status bar says when the recursion is in full swing: slots busy, tasks seceded
+        lab.wait_for_text(".jp-Nest-status", r"[1-9]\d*/\d+ slots · [1-9]\d* seceded", timeout=120)
+        path = lab.screenshot(out.stem, selector=OUTPUT)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
