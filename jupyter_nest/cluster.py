@@ -13,6 +13,7 @@ import atexit
 import importlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -25,7 +26,7 @@ from distributed.comm import connect as dask_connect
 from distributed.deploy import Cluster
 from distributed.deploy.utils import nprocesses_nthreads
 
-from . import aio, config, plugins, preload, registry
+from . import aio, config, exposure, plugins, preload, registry, remote
 from .client import NestClient
 from .errors import NestError, NoClusterError
 from .hangs import HangWatcher
@@ -284,6 +285,8 @@ def _create(cls: type[Cluster], options: dict[str, Any], path: str | None) -> Cl
     with dask.config.set({"distributed.worker.profile.enabled": config.get("worker-profile")}):
         try:
             return cls(**options)
+        except NestError:
+            raise
         except Exception as e:
             cause = _root_cause(e)
             what = f"--cluster {path} with the options {options!r}" if path else "The local cluster"
@@ -306,6 +309,10 @@ def start(
     cluster: str | None = None,
     options: dict[str, Any] | None = None,
     replace: bool = False,
+    ssh: str | list[str] | None = None,
+    ssh_options: remote.SSHOptions | dict[str, Any] | None = None,
+    security: Security | None = None,
+    insecure: bool = False,
 ) -> Session:
     """Start a cluster for this kernel and make its client the default.
 
@@ -328,6 +335,17 @@ def start(
         Keyword arguments for that class.
     replace : bool
         Stop a cluster already running in this kernel first, instead of raising.
+    ssh : str or list of str, optional
+        ``"host1,host2"``: start the cluster over SSH; the first host runs the
+        scheduler, the others ``workers_per_host`` workers each (one host: both).
+    ssh_options : SSHOptions or dict, optional
+        ``port``, ``user``, ``key``, ``known_hosts``, ``remote_python``,
+        ``workers_per_host``; defaults in ``jupyter-nest.ssh.*``.
+    security : distributed.Security, optional
+        TLS certificates for the cluster (``security_from_files``). A cluster
+        that listens beyond loopback gets fresh ones when none are given.
+    insecure : bool
+        Allow plain TCP beyond loopback (with a warning).
 
     Returns
     -------
@@ -339,15 +357,24 @@ def start(
     >>> session = jupyter_nest.start(workers=2, threads=1)  # doctest: +SKIP
     >>> session.summary().workers  # doctest: +SKIP
     2
+    >>> session = jupyter_nest.start(ssh="node1,node2", ssh_options={"key": "~/.ssh/id_ed25519"},
+    ...                              replace=True)  # doctest: +SKIP
     >>> session = jupyter_nest.start(cluster="distributed.LocalCluster",
     ...                              options={"n_workers": 1}, replace=True)  # doctest: +SKIP
     """
     with _lock:
-        if cluster is None:
+        if ssh is not None:
+            cls, kwargs, kind = remote.plan(
+                ssh, ssh_options, workers=workers, threads=_positive("--threads", threads),
+                memory_limit=_memory_limit(memory_limit), processes=processes, dashboard=dashboard,
+                cluster=cluster, security=security, insecure=insecure,
+            )
+        elif cluster is None:
             cls, kwargs, kind = _local_plan(workers, threads, memory_limit, processes, dashboard)
         else:
             cls, kwargs, kind = _class_plan(cluster, options or {}, threads, memory_limit, processes)
             _positive("--workers", workers)
+        kwargs = exposure.secure_options(cls, kwargs, security, insecure)
         _check_free(replace)
         created = _create(cls, kwargs, cluster)
         client = None
@@ -355,6 +382,7 @@ def start(
             client = NestClient(created, set_as_default=True, timeout=config.seconds("start-timeout"))
             client.nest_kind = kind
             client.nest_dashboard = kwargs.get("scheduler_kwargs", {}).get("dashboard", True)
+            exposure.check_listening(client.scheduler.address, insecure)
             session = Session(client, created)
             if cluster is not None and workers is not None:
                 session.scale(workers)
@@ -419,6 +447,33 @@ def _probe(address: str, host: str, port: int, timeout: float) -> None:
         raise NestError(f"Cannot connect to {address}: {e.strerror or e}. Check the address.") from None
 
 
+def _handshake_failure(address: str, timeout: float, cause: BaseException) -> str:
+    """Why the Dask handshake with ``address`` failed, and what to do about it."""
+    if isinstance(cause, ssl.SSLError):
+        return (
+            f"Cannot connect to {address}: the TLS handshake failed ({cause.reason or cause}): this "
+            "client and the scheduler do not accept each other's certificates. Give --tls-ca, "
+            "--tls-cert and --tls-key issued by the scheduler's CA (or use tcp:// if it does not use TLS)."
+        )
+    closed = isinstance(cause, OSError) and not isinstance(cause, (asyncio.TimeoutError, TimeoutError))
+    if address.startswith("tcp://") and closed:
+        return (
+            f"Cannot connect to {address}: the server ended the Dask handshake "
+            f"({type(cause).__name__}), as a TLS scheduler does with plain-TCP clients. If it serves "
+            "TLS, connect with tls:// and --tls-ca, --tls-cert and --tls-key."
+        )
+    hint = (
+        "If it serves TLS, use tls:// with the certificates."
+        if address.startswith("tcp://")
+        else "Check that the certificates were issued by the scheduler's CA."
+    )
+    return (
+        f"Cannot connect to {address}: something listens there but did not complete the "
+        f"Dask handshake within {timeout:g} s ({type(cause).__name__}). Is it a "
+        f"Dask scheduler? {hint}"
+    )
+
+
 def _handshake(address: str, timeout: float, security: Security | None) -> None:
     """Ask the scheduler who it is, within ``timeout``: Dask's own handshake can wait forever."""
 
@@ -434,16 +489,7 @@ def _handshake(address: str, timeout: float, security: Security | None) -> None:
     try:
         reply = aio.run(identity(), timeout)
     except Exception as e:
-        hint = (
-            "If it serves TLS, use tls:// with the certificates."
-            if address.startswith("tcp://")
-            else "Check that the certificates were issued by the scheduler's CA."
-        )
-        raise NestError(
-            f"Cannot connect to {address}: something listens there but did not complete the "
-            f"Dask handshake within {timeout:g} s ({type(_root_cause(e)).__name__}). Is it a "
-            f"Dask scheduler? {hint}"
-        ) from None
+        raise NestError(_handshake_failure(address, timeout, _root_cause(e))) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise NestError(
             f"{address} answered, but as a {reply.get('type') if isinstance(reply, dict) else 'non-Dask'} "

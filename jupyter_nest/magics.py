@@ -55,9 +55,26 @@ cluster_class_options = option_group(
 connection_options = option_group(
     argument_group("connect"),
     argument("--timeout", metavar="SECONDS", help="how long to try (default: jupyter-nest.connect-timeout)"),
-    argument("--tls-ca", metavar="FILE", help="CA certificate for a tls:// scheduler"),
-    argument("--tls-cert", metavar="FILE", help="client certificate"),
-    argument("--tls-key", metavar="FILE", help="client private key"),
+    argument("--tls-ca", metavar="FILE",
+             help="CA certificate for a tls:// scheduler (with start: for the cluster it creates)"),
+    argument("--tls-cert", metavar="FILE", help="certificate (client; with start: every process's)"),
+    argument("--tls-key", metavar="FILE", help="private key of that certificate"),
+)
+
+ssh_options = option_group(
+    argument_group("start: over SSH (TLS unless --insecure)"),
+    argument("--ssh", metavar="HOST[,HOST...]",
+             help="start the cluster on these hosts: the first runs the scheduler, the others "
+                  "the workers (one host: both); HOST may be user@HOST"),
+    argument("--ssh-port", type=int, metavar="PORT", help="SSH port (default: 22 or ~/.ssh/config)"),
+    argument("--ssh-user", metavar="USER", help="login user (default: yours or ~/.ssh/config)"),
+    argument("--ssh-key", metavar="FILE", help="private key (default: ssh-agent and ~/.ssh/id_*)"),
+    argument("--ssh-known-hosts", metavar="FILE", help="known_hosts file (default: ~/.ssh/known_hosts)"),
+    argument("--remote-python", metavar="PATH",
+             help="Python with dask distributed on the hosts (default: this kernel's path)"),
+    argument("--workers-per-host", type=int, metavar="N", help="workers on each worker host (default: 1)"),
+    argument("--insecure", action="store_true",
+             help="plain TCP instead of TLS for a cluster that listens beyond loopback (warns)"),
 )
 
 ACTIONS = ("start", "connect", "status", "scale", "restart", "stop", "widget")
@@ -89,6 +106,13 @@ def parse(func: Any, line: str) -> Any:
         raise NestError(f"%{name}: {e}. See `%{name}?` for the subcommands and options.") from None
 
 
+def _unquote(value: str | None) -> str | None:
+    """IPython keeps the quotes around an argument: ``--remote-python "conda run -n x python"``."""
+    if value and len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 @magics_class
 class NestMagics(Magics):
     """The jupyter_nest magics; ``%load_ext jupyter_nest`` registers them."""
@@ -102,6 +126,7 @@ class NestMagics(Magics):
     @argument("--widget", action="store_true", help="start, connect: show the live slot view right away")
     @local_cluster_options
     @cluster_class_options
+    @ssh_options
     @connection_options
     def nest_cluster(self, line: str = "") -> Any:
         """Start, attach to, inspect and stop this kernel's Dask cluster.
@@ -111,6 +136,7 @@ class NestMagics(Magics):
           start                   a local cluster of worker processes on 127.0.0.1,
                                   sized to this machine (see the options below)
           start --cluster M.C     any Dask cluster class instead, with --option k=v
+          start --ssh H1,H2       over SSH: scheduler on H1, workers on H2 (TLS)
           connect ADDRESS         attach to a running scheduler (tcp:// or tls://)
           status                  workers, threads, memory, tasks, dashboard link
           scale N                 resize a cluster started here to N workers
@@ -127,6 +153,7 @@ class NestMagics(Magics):
 
           %nest_cluster start --workers 2 --threads 1
           %nest_cluster start --cluster distributed.LocalCluster --option n_workers=1
+          %nest_cluster start --ssh node1,node2,node3 --ssh-key ~/.ssh/id_ed25519
           %nest_cluster connect tcp://10.0.0.5:8786 --timeout 5
           %nest_cluster scale 4
         """
@@ -157,6 +184,14 @@ class NestMagics(Magics):
     def _start(self, args: Any) -> Any:
         if args.option and not args.cluster:
             raise NestError("--option sets keyword arguments of --cluster MODULE.CLASS; give --cluster too.")
+        ssh_given = {
+            "port": args.ssh_port, "user": args.ssh_user, "key": args.ssh_key,
+            "known_hosts": args.ssh_known_hosts, "remote_python": _unquote(args.remote_python),
+            "workers_per_host": args.workers_per_host,
+        }
+        if args.ssh is None and any(v is not None for v in ssh_given.values()):
+            raise NestError("--ssh-port, --ssh-user, --ssh-key, --ssh-known-hosts, --remote-python and "
+                            "--workers-per-host describe an SSH cluster; give the hosts with --ssh too.")
         session = cluster.start(
             workers=args.workers,
             threads=args.threads,
@@ -166,6 +201,10 @@ class NestMagics(Magics):
             cluster=args.cluster,
             options=parse_options(args.option),
             replace=args.replace,
+            ssh=args.ssh,
+            ssh_options=ssh_given,
+            security=security_from_files(args.tls_ca, args.tls_cert, args.tls_key),
+            insecure=args.insecure,
         )
         return session.client
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from dask.utils import format_bytes
 
+from .dashboard import browser_link
+
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -48,6 +50,7 @@ class ClusterSummary:
     memory: int
     tasks: dict[str, int] = field(default_factory=dict)
     rows: tuple[WorkerRow, ...] = ()
+    dashboard_via: str = ""
 
     def shape(self) -> str:
         per_worker = self.threads // self.workers if self.workers else 0
@@ -64,7 +67,7 @@ class ClusterSummary:
         lines = [
             f"jupyter_nest: {self.kind}, {self.shape()}",
             f"  scheduler  {self.scheduler}",
-            f"  dashboard  {self.dashboard or 'off'}",
+            f"  dashboard  {self._dashboard_text()}",
         ]
         if self.rows or self.tasks:
             lines.append(f"  tasks      {self._task_line()}")
@@ -76,6 +79,11 @@ class ClusterSummary:
                 )
         return "\n".join(lines)
 
+    def _dashboard_text(self) -> str:
+        if not self.dashboard:
+            return "off"
+        return f"{self.dashboard} ({self.dashboard_via})" if self.dashboard_via else self.dashboard
+
     def __str__(self) -> str:
         return self.text()
 
@@ -85,7 +93,8 @@ class ClusterSummary:
     def _repr_html_(self) -> str:
         rows = [
             ("Scheduler", f"<code>{html.escape(self.scheduler)}</code>"),
-            ("Dashboard", _link(self.dashboard)),
+            ("Dashboard", _link(self.dashboard)
+             + (f" ({html.escape(self.dashboard_via)})" if self.dashboard and self.dashboard_via else "")),
             ("Shape", html.escape(self.shape())),
         ]
         if self.rows or self.tasks:
@@ -135,10 +144,14 @@ def summarize(client: Any, kind: str, dashboard: bool, detailed: bool = False) -
         for w in workers.values():
             for state, n in w["metrics"].get("task_counts", {}).items():
                 tasks[state] = tasks.get(state, 0) + n
+    link, via = browser_link(
+        client.dashboard_link if dashboard and "dashboard" in info.get("services", {}) else None
+    )
     return ClusterSummary(
         kind=kind,
         scheduler=info.get("address", client.scheduler.address),
-        dashboard=client.dashboard_link if dashboard and "dashboard" in info.get("services", {}) else None,
+        dashboard=link,
+        dashboard_via=via,
         workers=len(workers),
         threads=sum(w["nthreads"] for w in workers.values()),
         memory=sum(w.get("memory_limit") or 0 for w in workers.values()),
