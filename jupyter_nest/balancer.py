@@ -68,6 +68,10 @@ class OfferPlugin(WorkerPlugin):
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         if start in _RUNNING and finish == "cancelled":
             self.runtime.cancel(key)
+        elif start == "executing" and finish == "long-running" and key in self.runtime.contexts:
+            # A nest task gave up its slot to wait for a child running elsewhere. The
+            # scheduler has no hook for that, so say it: this slot wants work now.
+            self.worker.log_event(TOPIC, {"address": self.worker.address, "working": True, "hungry": 1})
 
 
 class BalancerPlugin(SchedulerPlugin):
@@ -92,8 +96,11 @@ class BalancerPlugin(SchedulerPlugin):
     def log_event(self, topic: str, msg: Any) -> None:
         if topic != TOPIC:
             return
-        if msg["working"]:
+        if msg.get("hungry"):
+            self._ask_for(msg["address"], msg["hungry"], time.monotonic())
+        elif msg["working"]:
             self.donors.add(msg["address"])
+            self.asked.clear()  # new work: idle slots asked before may get some now
             self._poke()
         else:
             self.donors.discard(msg["address"])
@@ -104,6 +111,7 @@ class BalancerPlugin(SchedulerPlugin):
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and self.donors:
+            self.asked.clear()  # a slot came free: ask for it now, however recently it was asked for
             self._poke()
 
     def _poke(self) -> None:
@@ -120,15 +128,18 @@ class BalancerPlugin(SchedulerPlugin):
             free = ws.nthreads - (len(ws.processing) - len(ws.long_running))
             if free <= 0:
                 self.asked.pop(address, None)
-                continue
-            if now - self.asked.get(address, 0) < 0.05:
-                continue
-            others = self.donors - {address}
-            donor = next(iter(others or self.donors), None)
-            if donor is None:
-                continue
-            self.asked[address] = now
-            asyncio.ensure_future(self._ask(donor, address, free))
+            else:
+                self._ask_for(address, free, now)
+
+    def _ask_for(self, target: str, n: int, now: float) -> None:
+        """Ask a worker running nest tasks (another one, if any) for children for ``n`` slots on ``target``."""
+        if now - self.asked.get(target, 0) < 0.05:
+            return
+        donor = next(iter(self.donors - {target} or self.donors), None)
+        if donor is None:
+            return
+        self.asked[target] = now
+        asyncio.ensure_future(self._ask(donor, target, n))
 
     async def _ask(self, donor: str, target: str, n: int) -> None:
         try:
