@@ -78,18 +78,29 @@ def _write(path: Path, entry: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _tls_files(security: Any) -> dict[str, str] | None:
-    """The certificate files a ``tls://`` session used, so the server can reach the scheduler too."""
+def _tls_files(security: Any, entry_path: Path) -> dict[str, str] | None:
+    """The certificate files a ``tls://`` session uses, so the server can reach the scheduler too.
+
+    Certificates that exist only in memory (``Security.temporary()``, SSH clusters) are
+    written beside the entry, readable by this user only, and removed with it.
+    """
     if security is None:
         return None
-    files = {
-        "ca": getattr(security, "tls_ca_file", None),
-        "cert": getattr(security, "tls_client_cert", None),
-        "key": getattr(security, "tls_client_key", None),
-    }
-    if not all(isinstance(v, str) and os.path.isfile(v) for v in files.values()):
-        return None
-    return {k: os.path.abspath(v) for k, v in files.items()}
+    files = {}
+    for name, attr in (("ca", "tls_ca_file"), ("cert", "tls_client_cert"), ("key", "tls_client_key")):
+        value = getattr(security, attr, None)
+        if isinstance(value, str) and os.path.isfile(value):
+            files[name] = os.path.abspath(value)
+        elif isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+            pem = entry_path.with_suffix(f".{name}.pem")
+            pem.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(value)
+            files[name] = str(pem)
+        else:
+            return None
+    return files
 
 
 def register(session: Any) -> Path | None:
@@ -122,12 +133,13 @@ def register(session: Any) -> Path | None:
         "dashboard": dashboard,
         "kind": session.kind,
         "remote": session.cluster is None,
-        "tls": _tls_files(getattr(session.client, "security", None)),
+        "tls": None,
         "state": "running",
         "started": time.time(),
         "stopped": None,
     }
     try:
+        entry["tls"] = _tls_files(getattr(session.client, "security", None), path)
         _write(path, entry)
     except OSError as e:
         logger.warning("jupyter_nest: could not register the cluster for the Nest panel: %s", e)
@@ -156,4 +168,5 @@ def unregister() -> None:
 def _remove_at_exit() -> None:
     path = _entry_path()
     if path is not None:
-        path.unlink(missing_ok=True)
+        for file in [path, *path.parent.glob(f"{path.stem}.*.pem")]:
+            file.unlink(missing_ok=True)

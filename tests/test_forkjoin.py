@@ -214,7 +214,9 @@ def test_cancelling_a_root_stops_the_whole_recursion(cluster):
     assert running_tasks(client, "forever") == 0
     # the threads stop at their next spawn, so the slots are free again
     assert client.submit(sum, [1, 2], pure=False).result(timeout=10) == 3
-    time.sleep(0.5)
+    deadline = time.monotonic() + 5
+    while snapshot(client)["totals"]["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     snap = snapshot(client)
     assert snap["totals"]["running"] == 0, snap["workers"]
 

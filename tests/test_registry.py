@@ -49,3 +49,21 @@ def test_an_unwritable_registry_never_fails_a_start(kernel, tmp_path):
     reply.check()
     assert kernel.value("__import__('jupyter_nest').current() is not None") is True
     assert "could not register the cluster" in reply.stderr
+
+
+def test_in_memory_certificates_reach_the_server_as_private_files(kernel):
+    path = entry_file(kernel)
+    kernel.run("%load_ext jupyter_nest\nimport jupyter_nest\nfrom distributed import Security\n"
+               "s = jupyter_nest.start(workers=1, threads=1, processes=False, dashboard=False, "
+               "security=Security.temporary())").check()
+    entry = json.loads(path.read_text())
+    assert entry["scheduler"].startswith("tls://127.0.0.1:")
+    files = [Path(entry["tls"][name]) for name in ("ca", "cert", "key")]
+    assert all(f.parent == path.parent and (f.stat().st_mode & 0o777) == 0o600 for f in files)
+    # what the Jupyter server does with the entry: reach the TLS scheduler with those files
+    from jupyter_nest.labserver.clusters import security_for
+    from jupyter_nest.monitor import snapshot
+
+    assert snapshot(entry["scheduler"], security=security_for(entry), timeout=10)["totals"]["workers"] == 1
+    kernel.shutdown()
+    assert not any(f.exists() for f in files) and not path.exists()
