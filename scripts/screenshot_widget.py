@@ -2,8 +2,8 @@
 
 Starts JupyterLab on 127.0.0.1 (random token, temporary dirs), opens a notebook that
 starts a 2 x 1 cluster, shows ``jupyter_nest.widget()`` and runs a seceding recursion
-(the Dask docs' fib with get_client + secede/rejoin) and an ``@nest`` search, and
-screenshots the widget's output while the work runs. Needs Debian's chromium and
+(the Dask docs' fib with get_client + secede/rejoin), and screenshots the widget's
+output while the work runs. Needs Debian's chromium and
 ``pip install ".[test]"`` (playwright, without a browser download).
 
     python scripts/screenshot_widget.py [--out screenshots/slot-view.png]
@@ -14,27 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jupyter_nest.labharness import JupyterServer, LabBrowser
-
-CELLS = [
-    "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 2 --threads 1",
-    "import jupyter_nest\njupyter_nest.widget()",
-    """import time
-from distributed import get_client, rejoin, secede
-
-def fib(n):
-    if n < 2:
-        time.sleep(0.05)
-        return n
-    c = get_client()
-    a, b = c.submit(fib, n - 1, pure=False), c.submit(fib, n - 2, pure=False)
-    secede()
-    x, y = c.gather([a, b])
-    rejoin()
-    return x + y
-
-client.submit(fib, 14, pure=False).result()""",
-]
+from jupyter_nest.labharness import JupyterServer, LabBrowser, seceding_recursion
 
 OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output:has(.bk-Column)"
 
@@ -45,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out).resolve()
     with JupyterServer(app="lab") as server, LabBrowser(server, out.parent, timeout=120) as lab:
-        server.write_notebook("slot-view.ipynb", CELLS)
+        server.write_notebook("slot-view.ipynb", seceding_recursion(14, leaf_seconds=0.05))
         lab.open_notebook("slot-view.ipynb")
         lab.run_all_cells()
         lab.wait_for(OUTPUT, timeout=120)

@@ -16,31 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_nest.labharness import JupyterServer, LabBrowser
+from jupyter_nest.labharness import JupyterServer, LabBrowser, seceding_recursion
 
 pytestmark = pytest.mark.timeout(420)
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 
-# The Dask docs' recursive fib: each call submits two more and secedes while it waits.
-CELLS = [
-    "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 2 --threads 1",
-    "import jupyter_nest\njupyter_nest.widget()",
-    """from distributed import get_client, rejoin, secede
-
-def fib(n):
-    if n < 2:
-        return n
-    c = get_client()
-    a, b = c.submit(fib, n - 1, pure=False), c.submit(fib, n - 2, pure=False)
-    secede()
-    x, y = c.gather([a, b])
-    rejoin()
-    return x + y
-
-result = client.submit(fib, 16, pure=False).result()
-print("fib(16) =", result)""",
-]
+CELLS = seceding_recursion(16)
 
 STATUS = ".jp-Nest-status"
 CARD = ".jp-Nest-cluster"

@@ -16,5 +16,6 @@ Needs the ``test`` extra (``playwright``) and Debian's ``chromium``; nothing is 
 
 from .browser import LabBrowser
 from .server import JupyterServer
+from .workload import seceding_recursion
 
-__all__ = ["JupyterServer", "LabBrowser"]
+__all__ = ["JupyterServer", "LabBrowser", "seceding_recursion"]
