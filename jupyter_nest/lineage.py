@@ -203,19 +203,23 @@ class LineagePlugin(SchedulerPlugin):
             return "finished" if ts.state == "memory" else ts.state
         return self.final.get(key, "forgotten")
 
-    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100) -> dict[str, Any]:
+    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
+             max_summary: int = 20_000) -> dict[str, Any]:
         """The descendants of ``key`` as nested dicts; large or deep subtrees are summarised, not listed."""
         budget = [max_nodes]
 
         def summary(keys: list[Any]) -> dict[str, Any]:
+            # Counted on the scheduler's event loop: stop at max_summary tasks, say so.
             states: dict[str, int] = {}
             total = 0
-            for h in keys:
-                for d in [h, *self.descendants(h)]:
-                    s = self.state(d)
-                    states[s] = states.get(s, 0) + 1
-                    total += 1
-            return {"tasks": total, "states": states}
+            stack = list(keys)
+            while stack and total < max_summary:
+                k = stack.pop()
+                stack.extend(self.children.get(k, ()))
+                s = self.state(k)
+                states[s] = states.get(s, 0) + 1
+                total += 1
+            return {"tasks": total, "states": states, "more": bool(stack)}
 
         def node(k: Any, depth: int) -> dict[str, Any]:
             budget[0] -= 1

@@ -39,6 +39,7 @@ TOPIC = "jupyter-nest-slots"
 WORKER_PLUGIN = "jupyter-nest-slots"
 SCHEDULER_PLUGIN = "jupyter-nest-monitor"
 _RUNNING = frozenset({"executing", "long-running", "cancelled"})
+SECEDED_LISTED = 50
 _LIVE = frozenset({"released", "waiting", "queued", "no-worker", "processing"})
 
 
@@ -237,7 +238,11 @@ class MonitorPlugin(SchedulerPlugin):
                 "memory": ws.memory.process,
                 "memory_limit": ws.memory_limit or 0,
                 "slots": [None if s is None else self._task(s) for s in slots],
-                "seceded": [self._task(s, with_children=True) for s in report.get("seceded", ())],
+                # the oldest seceded tasks in full, the rest counted: a recursion can
+                # hold thousands, and this runs on the scheduler's event loop
+                "seceded": [self._task(s, with_children=True)
+                            for s in sorted(report.get("seceded", ()), key=lambda s: s[1])[:SECEDED_LISTED]],
+                "seceded_more": max(0, len(report.get("seceded", ())) - SECEDED_LISTED),
                 "blocked": [self._task(s) for s in report.get("blocked", ())],
                 "queued": report.get("queued", 0),
                 "threads": report.get("threads", 0),
@@ -253,7 +258,7 @@ class MonitorPlugin(SchedulerPlugin):
                 "workers": len(workers),
                 "threads": sum(w["nthreads"] for w in workers),
                 "running": running,
-                "seceded": sum(len(w["seceded"]) for w in workers),
+                "seceded": sum(len(w["seceded"]) + w["seceded_more"] for w in workers),
                 "queued": self.states["queued"] + self.states["no-worker"]
                 + sum(w["queued"] for w in workers),
                 "waiting": self.states["waiting"],

@@ -74,9 +74,9 @@ def _worker_cells(w: dict[str, Any], row: int, cells: dict[str, list[Any]]) -> N
     for i, task in enumerate(seceded[:MAX_SECEDED]):
         add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
             f"waiting on {task.get('waiting_on', 0)} children")
-    if len(seceded) > MAX_SECEDED:
-        add(MAX_SECEDED, seceded_y, "more", f"+{len(seceded) - MAX_SECEDED}",
-            detail=f"{len(seceded) - MAX_SECEDED} more seceded tasks")
+    more = len(seceded) + w.get("seceded_more", 0) - MAX_SECEDED
+    if more > 0:
+        add(MAX_SECEDED, seceded_y, "more", f"+{more}", detail=f"{more} more seceded tasks")
 
 
 def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
@@ -117,7 +117,7 @@ def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
         labels["y"].append(-2.0 * row)
         labels["text"].append(
             f"+{len(cut)} more workers: {busy}/{sum(w['nthreads'] for w in cut)} slots busy, "
-            f"{sum(len(w['seceded']) for w in cut)} seceded (not drawn)"
+            f"{sum(len(w['seceded']) + w.get('seceded_more', 0) for w in cut)} seceded (not drawn)"
         )
     return {"nest-slots": cells, "nest-labels": labels, "nest-status": {"x": [0], "y": [0], "text": [status_line(snapshot)]}}
 

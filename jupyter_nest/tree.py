@@ -34,7 +34,7 @@ class TaskTree:
             stack.extend(reversed(node["children"]))
 
     def size(self) -> int:
-        """How many tasks the tree holds, listed or summarised."""
+        """How many tasks the tree holds, listed or summarised (a lower bound past 20,000 summarised)."""
         return sum(1 + n.get("hidden", {}).get("tasks", 0) for n in self.nodes())
 
     def states(self) -> Counter[str]:
@@ -63,7 +63,8 @@ class TaskTree:
             hidden = node.get("hidden")
             if hidden and len(out) < max_lines:
                 states = ", ".join(f"{n} {s}" for s, n in sorted(hidden["states"].items()))
-                out.append(f"{'  ' * (indent + 1)}... {hidden['tasks']} more ({states})")
+                at_least = "at least " if hidden.get("more") else ""
+                out.append(f"{'  ' * (indent + 1)}... {at_least}{hidden['tasks']} more ({states})")
 
         walk(self.root, 0)
         if len(out) >= max_lines:

@@ -200,6 +200,10 @@ def test_a_huge_cluster_is_capped_and_says_what_was_cut():
     assert len(rows) == 2 * MAX_WORKERS
     assert "+484 more workers: 7744/7744 slots busy, 14520 seceded (not drawn)" in data["nest-labels"]["text"]
     assert "+18" in data["nest-slots"]["label"]  # 30 seceded per worker: 12 drawn, the rest counted
+    # the monitor lists the oldest 50 seceded tasks of a worker and counts the rest
+    snap = huge_snapshot(1, 1)
+    snap["workers"][0]["seceded_more"] = 970
+    assert "+988" in columns(snap)["nest-slots"]["label"]
 
 
 def test_a_tree_of_100k_tasks_is_drawn_capped():
