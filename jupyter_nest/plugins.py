@@ -39,7 +39,7 @@ def install(client: Client) -> bool:
         warnings.warn(
             f"jupyter_nest {__version__} is not installed on {', '.join(missing)} of "
             f"{client.scheduler.address}, so task lineage, cancellation of spawned tasks, hang "
-            "warnings and the slot view are off for this cluster (plain Dask tasks still run). "
+            "warnings, the slot view and @nest are off for this cluster (plain Dask tasks still run). "
             f"Install it there (`pip install jupyter_nest=={__version__}`) and connect again.",
             stacklevel=3,
         )
