@@ -30,6 +30,9 @@ def test_binder_environment_runs_the_quickstart(tmp_path):
 
     run(bindir / "python", "-m", "pip", "install", "-q", "-r", "binder/requirements.txt")
     run("bash", "binder/postBuild")
+    extensions = run(bindir / "jupyter", "labextension", "list")
+    assert "jupyter-nest" in extensions.stdout + extensions.stderr
+    assert "enabled" in (extensions.stdout + extensions.stderr).split("jupyter-nest", 1)[1].splitlines()[0]
     out = run(bindir / "jupyter", "execute", "--timeout=300", "notebooks/01-quickstart.ipynb")
     assert "Executing notebooks/01-quickstart.ipynb" in out.stderr
     where = run(bindir / "python", "-c", "import jupyter_nest; print(jupyter_nest.__file__)", cwd=tmp_path).stdout
