@@ -20,29 +20,24 @@ import time
 from pathlib import Path
 
 import psutil
-from distributed import Client, SSHCluster
+from distributed import SSHCluster
 
 import jupyter_nest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from sshd_server import Keys, Sshd  # noqa: E402
 
+from bench_start import time_to_ready  # noqa: E402
+
 
 def dask_ssh(sshd: Sshd, keys: Keys, known_hosts: Path) -> float:
-    t = time.perf_counter()
-    cluster = SSHCluster(
+    return time_to_ready(lambda: SSHCluster(
         ["127.0.0.1", "127.0.0.1"],
         connect_options={"port": sshd.port, "client_keys": [str(keys.user)], "known_hosts": str(known_hosts)},
         worker_options={"nthreads": 1},
         scheduler_options={"port": 0, "dashboard_address": "127.0.0.1:0"},
         remote_python=sys.executable,
-    )
-    client = Client(cluster)
-    client.submit(sum, [1, 2]).result()
-    elapsed = time.perf_counter() - t
-    client.close()
-    cluster.close()
-    return elapsed
+    ))
 
 
 def nest(sshd: Sshd, keys: Keys, known_hosts: Path, insecure: bool) -> float:

@@ -11,21 +11,28 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 from distributed import Client, LocalCluster
 
 import jupyter_nest
 
 
-def bare() -> float:
+def time_to_ready(make_cluster: Callable[[], Any]) -> float:
+    """Seconds from creating a Dask cluster to the first result of a task on it."""
     t = time.perf_counter()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1)
+    cluster = make_cluster()
     client = Client(cluster)
     client.submit(sum, [1, 2]).result()
     elapsed = time.perf_counter() - t
     client.close()
     cluster.close()
     return elapsed
+
+
+def bare() -> float:
+    return time_to_ready(lambda: LocalCluster(n_workers=2, threads_per_worker=1))
 
 
 def nest() -> float:
