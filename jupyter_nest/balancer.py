@@ -4,10 +4,12 @@
   on this worker (when one starts, and on change every
   ``forkjoin.report-interval`` while any do); answers the balancer's requests by
   asking its task threads to offer their oldest children to an idle slot; lets
-  thieves claim offers; and stops the fork-join code of a task the scheduler
-  cancelled.
+  thieves claim offers, and tasks blocked on a stolen child borrow the thief's
+  pending children and send their values back; and stops the fork-join code of
+  a task the scheduler cancelled.
 - :class:`BalancerPlugin` (scheduler): whenever a slot frees up (and every
-  50 ms), asks a worker running fork-join tasks to offer children to each idle slot.
+  50 ms), asks a worker running fork-join tasks to offer children to each idle
+  slot; tells the workers when one leaves.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
+from distributed.core import Status
+from distributed.protocol.serialize import ToPickle
 from tornado.ioloop import PeriodicCallback
 
 from . import config
@@ -39,6 +43,9 @@ class OfferPlugin(WorkerPlugin):
         self.runtime.on_work = self._wake
         worker.handlers["nest_offer"] = self.offer
         worker.handlers["nest_claim"] = self.claim
+        worker.handlers["nest_lend"] = self.lend
+        worker.handlers["nest_return"] = self.deliver
+        worker.handlers["nest_worker_left"] = self.worker_left
         # Polls only while fork-join tasks run here: other work pays nothing for it.
         self._callback = PeriodicCallback(self._report, config.seconds("forkjoin.report-interval") * 1000)
 
@@ -62,8 +69,26 @@ class OfferPlugin(WorkerPlugin):
     def offer(self, target: str, n: int) -> int:
         return self.runtime.request(target, n)
 
-    def claim(self, offer_id: int, key: Any) -> bool:
-        return self.runtime.claim(offer_id, key)
+    def claim(self, offer_id: int, key: Any, address: str) -> bool:
+        return self.runtime.claim(offer_id, key, address)
+
+    async def lend(self, key: Any, to: str, waiter: Any, wait: float) -> ToPickle | None:
+        request = self.runtime.ask_lend(key, to, waiter)
+        if request is None:
+            return None
+        answer = asyncio.wrap_future(request)
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), wait)
+        except asyncio.TimeoutError:
+            if request.cancel():  # not started: the task's thread will skip it
+                return None
+            return await answer  # its thread is lending now: the borrower must get what it lent
+
+    def deliver(self, lend_id: int, value: Any = None, error: BaseException | None = None) -> None:
+        self.runtime.deliver(lend_id, value, error)
+
+    def worker_left(self, address: str) -> None:
+        self.runtime.worker_left(address)
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         if start in _RUNNING and finish == "cancelled":
@@ -108,11 +133,19 @@ class BalancerPlugin(SchedulerPlugin):
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         self.donors.discard(worker)
         self.asked.pop(worker, None)
+        if scheduler.status == Status.running:
+            # Workers cannot see each other leave, and one may wait for a child that the leaver ran.
+            asyncio.ensure_future(self._tell_left(worker))
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and self.donors:
             self.asked.clear()  # a slot came free: ask for it now, however recently it was asked for
             self._poke()
+
+    async def _tell_left(self, left: str) -> None:
+        # return_exceptions: a worker that leaves too will not be waiting for anything
+        await asyncio.gather(*(self.scheduler.rpc(address).nest_worker_left(address=left)
+                               for address in list(self.scheduler.workers)), return_exceptions=True)
 
     def _poke(self) -> None:
         if not self._queued:

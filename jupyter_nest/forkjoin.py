@@ -9,7 +9,12 @@ plain calls. Only when a slot somewhere in the cluster is idle does a child
 leave its thread: the balancer (``balancer.py``) asks a worker with pending
 children to *offer* its oldest one (the biggest subtree) as a Dask task aimed at
 the idle slot. The thief claims the offer when it starts; a parent that needs a
-child still unclaimed takes it back and runs it inline. So:
+child still unclaimed takes it back and runs it inline. A parent that must wait
+for a stolen child but cannot give up its slot (another thread of its process
+has seceded already) borrows the oldest pending children of the thief's task and
+runs them in its own thread, sending each value back (leapfrogging, as in Wagner
+& Calder 1993 and Java's ForkJoinPool): its slot keeps working on the very
+subtree it waits for. So:
 
 - nobody ever waits on a child that is not running: no deadlock, on any cluster
   down to 1 worker x 1 thread;
@@ -27,6 +32,7 @@ child runs again from the start and spawns its children anew.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import reprlib
 import threading
@@ -40,6 +46,7 @@ import distributed
 from dask.utils import funcname
 from distributed import Future, Worker
 from distributed.client import FutureCancelledError
+from distributed.protocol.serialize import ToPickle
 from distributed.utils import sync
 from distributed.worker import thread_state
 
@@ -47,6 +54,8 @@ from . import config
 from .client import holding_slot, in_pool_thread
 
 PENDING, RUNNING, DONE, FAILED, OFFERED, CLAIMED = "pending", "running", "done", "failed", "offered", "claimed"
+LENT = "lent"  # run by a waiting task elsewhere, which sends the value back
+ELSEWHERE = (CLAIMED, LENT)
 
 class _Local(threading.local):
     ctx: TaskContext | None = None  # a class default: reading it costs no getattr() call
@@ -112,6 +121,8 @@ class Runtime:
         self.contexts: dict[Any, TaskContext] = {}
         self.offers: dict[int, Spawned] = {}
         self.seceded = 0
+        self.lent = 0  # children this worker lent to tasks waiting on its work, ever (for diagnostics)
+        self.gone: set[str] = set()  # workers that left the cluster
         self.max_seceded = config.get("forkjoin.max-seceded")
         self.on_work: Callable[[], None] | None = None  # set by the balancer's worker plugin
         self._ids = iter(range(1, 1 << 62))
@@ -133,7 +144,7 @@ class Runtime:
         with self.lock:
             self.seceded -= 1
 
-    def claim(self, offer_id: int, key: Any) -> bool:
+    def claim(self, offer_id: int, key: Any, address: str) -> bool:
         """A thief starting an offered child asks for it; False when its parent took it back."""
         with self.lock:
             item = self.offers.get(offer_id)
@@ -141,21 +152,51 @@ class Runtime:
                 return False
             if item.state is OFFERED:
                 item.state = CLAIMED
-                item.claimer = key
+                item.claimer, item.thief = key, address
                 return True
             return item.state is CLAIMED and item.claimer == key  # Dask reran the thief
 
     def request(self, target: str, n: int) -> int:
         """The balancer asks for children for ``n`` idle slots on ``target``; how many tasks will look.
 
-        Tasks with pending children are asked first; any other running nest task
-        can defer its next spawn and offer that.
+        Tasks with pending children are asked first; then tasks that are running,
+        which can defer their next spawn and offer that. A task blocked on a child
+        comes last: it spawns nothing until that child is done.
         """
-        contexts = sorted(self.contexts.values(), key=lambda c: not c.has_pending())[:n]
+        contexts = sorted(self.contexts.values(), key=lambda c: (not c.has_pending(), c.waiting))[:n]
         for ctx in contexts:
             ctx.requests.append(target)
             ctx.flag = True
         return len(contexts)
+
+    def ask_lend(self, key: Any, to: str, waiter: Any) -> concurrent.futures.Future | None:
+        """A task blocked on the child that task ``key`` runs asks for one of that task's pending children.
+
+        The task's own thread answers at its next spawn (only it may take its
+        pending children); the future's result is ``None`` when it had none.
+        """
+        ctx = self.contexts.get(key)
+        if ctx is None or ctx.cancelled or ctx.waiting:  # a blocked thread spawns nothing, so cannot answer
+            return None
+        request: concurrent.futures.Future = concurrent.futures.Future()
+        ctx.lends.append((request, to, waiter))
+        ctx.flag = True
+        return request
+
+    def deliver(self, lend_id: int, value: Any = None, error: BaseException | None = None) -> None:
+        """The value (or error) of a lent child, from the task that ran it."""
+        with self.lock:
+            item = self.offers.pop(lend_id, None)
+        if item is not None and item.state is LENT:
+            _settle(item.future, value, error)
+
+    def worker_left(self, address: str) -> None:
+        """A worker left the cluster: children lent to it will never come back."""
+        with self.lock:
+            self.gone.add(address)
+            lent = [item for item in self.offers.values() if item.state is LENT and item.thief == address]
+        for item in lent:
+            _settle(item.future, None, _RunnerGone(address))
 
     def working(self) -> bool:
         """Whether nest tasks run here, which can offer children when asked."""
@@ -166,6 +207,11 @@ class Runtime:
         if ctx is not None:
             ctx.cancelled = True
             ctx.flag = True
+            # Whoever runs a lent child may be gone with the rest of this tree: stop waiting for it.
+            error = FutureCancelledError(key, reason="cancelled", msg="its task was cancelled")
+            for item in list(ctx.items):
+                if item.state is LENT:
+                    _settle(item.future, None, error)
 
     def inline_counts(self) -> dict[Any, int]:
         return {key: ctx.inline for key, ctx in list(self.contexts.items())}
@@ -187,7 +233,8 @@ def runtime_of(worker: Worker) -> Runtime:
 class TaskContext:
     """The pending children of one thread: a Dask task running nest code, or a plain call."""
 
-    __slots__ = ("items", "flag", "depth", "defer_depth", "key", "runtime", "requests", "cancelled", "inline")
+    __slots__ = ("items", "flag", "depth", "defer_depth", "key", "runtime", "requests", "cancelled", "inline",
+                 "waiting", "lends")
 
     def __init__(self, key: Any = None, runtime: Runtime | None = None) -> None:
         self.items: list[Spawned] = []
@@ -199,6 +246,8 @@ class TaskContext:
         self.requests: list[str] = []
         self.cancelled = False
         self.inline = 0
+        self.waiting = False  # blocked on a child that another slot runs
+        self.lends: list[tuple[concurrent.futures.Future, str, Any]] = []
 
     def has_pending(self) -> bool:
         return any(item.state is PENDING for item in list(self.items))
@@ -225,7 +274,7 @@ class TaskContext:
         items = self.items
         while len(items) > mark:
             item = items[-1]
-            if item.state is PENDING or item.state is OFFERED or item.state is CLAIMED:
+            if item.state is PENDING or item.state is OFFERED or item.state in ELSEWHERE:
                 item.result()
             items.pop()
 
@@ -236,9 +285,11 @@ class TaskContext:
             item = items.pop()
             if item.state is OFFERED:
                 item.take_back()
+            elif item.state is LENT:
+                self.runtime.offers.pop(item.offer_id, None)
 
     def serve(self, spawned: Spawned) -> Spawned:
-        """Offer our oldest pending children to the idle slots that asked (in the owner thread).
+        """Lend and offer our oldest pending children to those who asked (in the owner thread).
 
         Called by a spawn while offers are wanted, with the child it just deferred:
         deep in a recursion, where spawns otherwise run at once, that child may be
@@ -247,7 +298,12 @@ class TaskContext:
         if self.cancelled:
             raise FutureCancelledError(self.key, reason="cancelled", msg="its root was cancelled")
         requests, self.requests = self.requests, []
+        lends, self.lends = self.lends, []
         self.flag = False
+        for request, to, waiter in lends:
+            if request.set_running_or_notify_cancel():  # False: the borrower stopped waiting
+                item = next((i for i in self.items if i.state is PENDING), None)
+                request.set_result(None if item is None else item.lend(self, to, waiter))
         pending = [i for i in self.items if i.state is PENDING]
         batch = config.get("forkjoin.offer-batch")
         for n, target in enumerate(requests):
@@ -262,7 +318,7 @@ class TaskContext:
 class Spawned:
     """The handle of a spawned child: ``result()`` runs it inline, takes it back, or waits for it."""
 
-    __slots__ = ("fn", "args", "kwargs", "state", "value", "ctx", "future", "offer_id", "claimer")
+    __slots__ = ("fn", "args", "kwargs", "state", "value", "ctx", "future", "offer_id", "claimer", "thief")
 
     def result(self) -> Any:
         """The child's value (or its exception), running it here if nobody else has started it."""
@@ -286,7 +342,7 @@ class Spawned:
 
     def done(self) -> bool:
         return self.state is DONE or self.state is FAILED or (
-            self.state is CLAIMED and self.future is not None and self.future.done())
+            self.state in ELSEWHERE and self.future is not None and self.future.done())
 
     def offer(self, ctx: TaskContext, target: str) -> None:
         rt = ctx.runtime
@@ -300,6 +356,17 @@ class Spawned:
                 _run_offered, rt.address, self.offer_id, self.fn, self.args, self.kwargs,
                 key=key, workers=[target], allow_other_workers=True, pure=False,
             )
+
+    def lend(self, ctx: TaskContext, to: str, waiter: Any) -> ToPickle:
+        """Hand this pending child to the task ``waiter`` on worker ``to``, which runs it in its thread."""
+        rt = ctx.runtime
+        with rt.lock:
+            self.offer_id = next(rt._ids)
+            rt.lent += 1
+            self.state, self.claimer, self.thief = LENT, waiter, to
+            self.future = concurrent.futures.Future()
+            rt.offers[self.offer_id] = self
+        return ToPickle((self.offer_id, self.fn, self.args, self.kwargs))
 
     def take_back(self) -> bool:
         """Withdraw an offer nobody claimed yet; False when a thief already runs it."""
@@ -325,24 +392,118 @@ class Spawned:
             except BaseException:
                 pass  # kept in the helper; raised again when its parent joins it
         rt = ctx.runtime
-        seceded = not future.done() and in_pool_thread() and rt.try_secede()
+        in_slot = in_pool_thread()
+        seceded = not future.done() and in_slot and rt.try_secede()
+        ctx.waiting = True
+        runner_gone = False
         try:
             if seceded:
                 # Free the slot for offers aimed here; never rejoin: rejoining
                 # would wait for a whole stolen subtree to end first.
                 distributed.secede()
             with holding_slot():
+                if in_slot and not seceded:
+                    self._borrow_while_waiting()
                 value = future.result()
+        except _RunnerGone:
+            runner_gone = True
         except BaseException as error:
             self.state, self.value = FAILED, error
             raise
         finally:
+            ctx.waiting = False
             if seceded:
                 rt.release_secede()
             with rt.lock:
                 rt.offers.pop(self.offer_id, None)
+        if runner_gone:
+            # Its worker died. Dask would rerun a stolen child, but perhaps in the
+            # very slot this thread holds, and nobody reruns a lent one: run it here.
+            self.state, self.future = PENDING, None
+            return self.result()
         self.state, self.value, self.future = DONE, value, None
         return value
+
+    def _borrow_while_waiting(self) -> None:
+        """Keep this slot busy with the pending children of whoever runs this child, until it is done."""
+        ctx, future, rt = self.ctx, self.future, self.ctx.runtime
+        poll = config.seconds("forkjoin.borrow-poll")
+        while not future.done():
+            if self.thief in rt.gone:
+                raise _RunnerGone(self.thief)
+            lent = _borrow(self.thief, self.claimer, ctx.key, poll)
+            if lent is None:
+                try:
+                    future.result(timeout=poll)
+                except Exception:
+                    pass  # timed out, or raised: the caller takes the result or the error
+            else:
+                _run_lent(ctx, self.thief, *lent)
+
+
+class _RunnerGone(Exception):
+    """The worker running a stolen or lent child left the cluster."""
+
+
+def _settle(future: concurrent.futures.Future, value: Any, error: BaseException | None) -> None:
+    try:
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+    except concurrent.futures.InvalidStateError:
+        pass  # settled already: cancelled, or delivered
+
+
+def _borrow(thief: str, key: Any, waiter: Any, wait: float) -> tuple[Any, ...] | None:
+    """One pending child of task ``key`` on worker ``thief``, for task ``waiter`` here; None if none."""
+    worker = distributed.get_worker()
+    if thief == worker.address:
+        request = runtime_of(worker).ask_lend(key, thief, waiter)
+        if request is None:
+            return None
+        try:
+            lent = request.result(timeout=wait)
+        except concurrent.futures.TimeoutError:
+            if request.cancel():
+                return None
+            lent = request.result()
+        return None if lent is None else lent.data
+    try:
+        return sync(worker.loop, worker.rpc(thief).nest_lend, key=key, to=worker.address, waiter=waiter, wait=wait)
+    except OSError:
+        return None  # unreachable now; if it left the cluster, the scheduler says so (worker_left)
+
+
+def _run_lent(ctx: TaskContext, owner: str, lend_id: int, fn: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any] | None) -> None:
+    """Run a borrowed child in this thread, as a root of its own (it may be split again), and send its value back."""
+    depth, ctx.depth, ctx.waiting = ctx.depth, 0, False
+    try:
+        reply = {"value": ctx.run(fn, args, kwargs)}
+    except BaseException as error:
+        reply = {"error": error}
+    finally:
+        ctx.depth, ctx.waiting = depth, True
+    worker = distributed.get_worker()
+    rt = runtime_of(worker)
+    if owner == worker.address:
+        rt.deliver(lend_id, **reply)
+        return
+    if owner in rt.gone:
+        return  # its task is rerun, and spawns this child anew
+    try:
+        sync(worker.loop, worker.rpc(owner).nest_return, lend_id=lend_id,
+             **{k: ToPickle(v) for k, v in reply.items()})
+    except OSError:
+        pass  # the owner is gone: its task is rerun, and spawns this child anew
+    except Exception as error:  # the value (or error) does not pickle
+        failure = RuntimeError(
+            f"jupyter_nest: the result of {_call_repr(fn, args, kwargs)} could not be sent back: {error!r}")
+        try:
+            sync(worker.loop, worker.rpc(owner).nest_return, lend_id=lend_id, error=ToPickle(failure))
+        except OSError:
+            pass
 
 
 def _enter(key: Any) -> TaskContext:
@@ -380,10 +541,11 @@ def _run_offered(owner: str, offer_id: int, fn: Callable[..., Any], args: tuple[
     worker = distributed.get_worker()
     key = thread_state.key
     if owner == worker.address:
-        claimed = runtime_of(worker).claim(offer_id, key)
+        claimed = runtime_of(worker).claim(offer_id, key, owner)
     else:
         try:
-            claimed = sync(worker.loop, worker.rpc(owner).nest_claim, offer_id=offer_id, key=key)
+            claimed = sync(worker.loop, worker.rpc(owner).nest_claim, offer_id=offer_id, key=key,
+                           address=worker.address)
         except OSError:
             claimed = False  # the owner is gone: its task will be rerun and spawn anew
     if not claimed:

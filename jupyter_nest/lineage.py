@@ -189,6 +189,9 @@ class LineagePlugin(SchedulerPlugin):
                 client = next(iter(ts.who_wants)).client_key
                 by_client.setdefault(client, []).append(k)
         for client, cancel in by_client.items():
+            comm = self.scheduler.client_comms.get(client)
+            if comm is None or comm.closed():
+                continue  # a client that is leaving (a dead worker's) releases its keys anyway
             self.scheduler.stimulus_cancel(
                 cancel,
                 client,

@@ -3,15 +3,19 @@ and a randomized stress of a few hundred recursive shapes on 1 x 1, 1 x 2 and 2 
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 
+import dask
 import psutil
 import pytest
 
 import jupyter_nest
 from jupyter_nest import nest, task_tree
+from jupyter_nest.forkjoin import runtime_of
 from jupyter_nest.monitor import snapshot
 
 pytestmark = pytest.mark.timeout(300)
@@ -126,6 +130,17 @@ def cluster(request):
     jupyter_nest.stop()
 
 
+@pytest.fixture(scope="module", params=[(2, 1), (1, 2)], ids=lambda s: f"{s[0]}x{s[1]}")
+def unseceding_cluster(request):
+    """No thread may secede: every task blocked on a stolen child must borrow from the thief."""
+    workers, threads = request.param
+    # workers get the kernel's config when they start, and again when a nanny restarts one
+    with dask.config.set({"jupyter-nest.forkjoin.max-seceded": 0}):
+        session = jupyter_nest.start(workers=workers, threads=threads, dashboard=False, replace=True)
+        yield session.client, threads
+        jupyter_nest.stop()
+
+
 def test_plain_call_needs_no_cluster():
     assert jupyter_nest.current() is None
     assert fib(15) == 610
@@ -170,6 +185,110 @@ def test_randomized_shapes_finish_right_within_the_thread_bound(cluster):
     finally:
         peak = sampler.stop()
     assert peak <= threads + 4, peak
+
+
+def lent_so_far(client):
+    return sum(client.run(lambda dask_worker: runtime_of(dask_worker).lent).values())
+
+
+def test_tasks_that_cannot_secede_borrow_the_thiefs_children(unseceding_cluster):
+    client, threads = unseceding_cluster
+    rng = random.Random(99 + threads)
+    sampler = ThreadSampler(client)
+    try:
+        for i in range(60):
+            tree = random_tree(rng, depth=rng.randint(4, 14), budget=rng.randint(100, 400))
+            if i % 4 == 3:
+                tree = mark_failure(rng, tree)
+            want = expected(tree)
+            future = walk.spawn(tree)
+            if isinstance(want, Exception):
+                with pytest.raises(LeafFailed, match=str(want)):
+                    future.result(timeout=60)
+            else:
+                assert future.result(timeout=60) == want, i
+        before = lent_so_far(client)
+        assert lopsided.spawn(binary, 9).result(timeout=60) == 512
+        assert lent_so_far(client) > before
+    finally:
+        peak = sampler.stop()
+    assert peak <= threads + 3, peak  # Dask's own three threads and the slots: nobody seceded
+
+
+def wait_for_lending(client, before):
+    deadline = time.monotonic() + 20
+    while lent_so_far(client) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lent_so_far(client) > before
+
+
+@pytest.mark.parametrize("victim", ["thief", "borrower"])
+def test_a_worker_dying_mid_borrow_loses_no_result(unseceding_cluster, victim):
+    client, _ = unseceding_cluster
+    workers = len(client.scheduler_info()["workers"])
+    root = lopsided.spawn(binary, 13)
+    wait_for_lending(client, lent_so_far(client))
+    where = client.run_on_scheduler(lambda dask_scheduler: {
+        str(key): ts.processing_on.address for key, ts in dask_scheduler.tasks.items() if ts.processing_on})
+    borrower = where[root.key]
+    thief = next((a for k, a in where.items() if k.startswith("binary-") and a != borrower), borrower)
+    address = thief if victim == "thief" else borrower
+    os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
+    assert root.result(timeout=60) == 8192
+    client.wait_for_workers(workers, timeout=30)
+
+
+@nest
+def fail_at_end(depth):
+    """A binary tree of 1 ms leaves whose last leaf, joined last, raises."""
+    if depth == 0:
+        raise LeafFailed("the last leaf")
+    first, last = binary.spawn(depth - 1), fail_at_end.spawn(depth - 1)
+    return first.result() + last.result()
+
+
+def test_errors_of_borrowed_children_keep_their_type_and_chain(unseceding_cluster):
+    client, _ = unseceding_cluster
+    before = lent_so_far(client)
+    with pytest.raises(LeafFailed, match="the last leaf") as info:
+        lopsided.spawn(fail_at_end, 9).result(timeout=60)
+    assert lent_so_far(client) > before
+    (note,) = [n for n in info.value.__notes__ if "spawn level(s) down" in n]
+    assert "lopsided(<nest fail_at_end>, 9) -> fail_at_end(9) -> fail_at_end(8) -> " in note
+    assert note.endswith("fail_at_end(1) -> fail_at_end(0)")
+
+
+def test_cancelling_stops_tasks_that_run_borrowed_children(unseceding_cluster):
+    client, _ = unseceding_cluster
+    root = lopsided.spawn(forever, 1)
+    wait_for_lending(client, lent_so_far(client))
+    root.cancel()
+    deadline = time.monotonic() + 2
+    while running_tasks(client, "forever") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running_tasks(client, "forever") == 0
+    deadline = time.monotonic() + 5
+    while snapshot(client)["totals"]["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert snapshot(client)["totals"]["running"] == 0
+
+
+@nest
+def binary(depth):
+    """A balanced binary tree of 2**depth leaves of 1 ms."""
+    if depth == 0:
+        busy(0.001)
+        return 1
+    return sum(h.result() for h in [binary.spawn(depth - 1) for _ in range(2)])
+
+
+@nest
+def lopsided(fn, arg):
+    """Have the other slot steal ``fn(arg)``, then wait for it: all the work is in the stolen child."""
+    big = fn.spawn(arg)
+    busy(0.3)  # the idle slot asks for work meanwhile
+    nest(busy).spawn(0.3).result()  # this spawn offers ``big``, the oldest pending child; the thief claims it
+    return big.result()
 
 
 @nest
