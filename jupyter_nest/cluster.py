@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import copy
 import importlib
 import logging
 import socket
@@ -283,8 +284,14 @@ def _root_cause(error: BaseException) -> BaseException:
 
 def _create(cls: type[Cluster], options: dict[str, Any], path: str | None) -> Cluster:
     with dask.config.set({"distributed.worker.profile.enabled": config.get("worker-profile")}):
+        kwargs = options
+        if issubclass(cls, LocalCluster) and options.get("processes", True):
+            # A nanny restarts its worker with the config it was made with, whose nested
+            # sections are the global ones that `dask.config.set` blocks (this one, the
+            # user's) restore on exit: give it a copy of the config as it is now.
+            kwargs = {**options, "config": copy.deepcopy(dask.config.config)}
         try:
-            return cls(**options)
+            return cls(**kwargs)
         except NestError:
             raise
         except Exception as e:

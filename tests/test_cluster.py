@@ -54,6 +54,18 @@ def test_start_status_scale_restart_stop(ipython):
     assert client.status == "closed"
 
 
+def test_restarted_workers_keep_the_settings_they_started_with(ipython):
+    def settings():
+        return dask.config.get("jupyter-nest.forkjoin.max-seceded"), dask.config.get("distributed.worker.profile.enabled")
+
+    with dask.config.set({"jupyter-nest.forkjoin.max-seceded": 0}):
+        client = magic(ipython, "start --workers 1 --threads 1")
+    assert list(client.run(settings).values()) == [(0, False)]
+    magic(ipython, "restart")
+    assert list(client.run(settings).values()) == [(0, False)]
+    magic(ipython, "stop")
+
+
 def test_summary_renders_html_and_text(ipython):
     client = magic(ipython, "start --workers 1 --threads 2")
     html = client._repr_html_()
