@@ -64,9 +64,16 @@ def _blocked_in_client_wait(frame: Any) -> bool:
     while frame is not None:
         code = frame.f_code
         if code.co_name == "sync" and code.co_filename.endswith(("distributed/utils.py", "distributed\\utils.py")):
-            return getattr(frame.f_locals.get("func"), "__name__", "") in _TASK_WAITS
+            return getattr(frame.f_locals.get("func"), "__name__", "") in _TASK_WAITS and not _joins_a_spawn(frame)
         frame = frame.f_back
     return False
+
+
+def _joins_a_spawn(frame: Any) -> bool:
+    """True when the code that waits is ``@nest``'s join of a child another slot runs (which cannot deadlock)."""
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("distributed.", "jupyter_nest.client")):
+        frame = frame.f_back
+    return frame is not None and frame.f_globals.get("__name__") == "jupyter_nest.forkjoin"
 
 
 class SlotsPlugin(WorkerPlugin):

@@ -238,6 +238,16 @@ def test_a_worker_dying_mid_borrow_loses_no_result(unseceding_cluster, victim):
     client.wait_for_workers(workers, timeout=30)
 
 
+def test_a_join_waiting_in_its_slot_is_not_reported_as_blocked(unseceding_cluster):
+    client, _ = unseceding_cluster
+    root = lopsided.spawn(nest(busy), 4.0)  # the thief runs one long leaf: nothing to borrow
+    time.sleep(2.5)  # the root has waited in its slot for a few of the monitor's stack scans
+    workers = snapshot(client)["workers"]
+    assert any(s and s["key"] == root.key for w in workers for s in w["slots"])
+    assert not any(w["blocked"] for w in workers), workers
+    root.result(timeout=30)
+
+
 @nest
 def fail_at_end(depth):
     """A binary tree of 1 ms leaves whose last leaf, joined last, raises."""
