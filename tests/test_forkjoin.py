@@ -101,6 +101,17 @@ def mark_failure(rng, node):
     return (ident, work, fails, children[:i] + (mark_failure(rng, children[i]),) + children[i + 1:])
 
 
+def walk_and_check(tree):
+    """Walk ``tree`` on the cluster: it must give the right sum, or raise the right failure."""
+    want = expected(tree)
+    future = walk.spawn(tree)
+    if isinstance(want, Exception):
+        with pytest.raises(LeafFailed, match=str(want)):
+            future.result(timeout=60)
+    else:
+        assert future.result(timeout=60) == want
+
+
 class ThreadSampler:
     """Samples the OS thread count of the worker processes while a test runs."""
 
@@ -171,17 +182,9 @@ def test_randomized_shapes_finish_right_within_the_thread_bound(cluster):
     rng = random.Random(1234 + threads)
     sampler = ThreadSampler(client)
     try:
-        for i in range(100):
+        for _ in range(100):
             tree = random_tree(rng, depth=rng.randint(1, 14), budget=rng.randint(1, 400))
-            if rng.random() < 0.15:
-                tree = mark_failure(rng, tree)
-            want = expected(tree)
-            future = walk.spawn(tree)
-            if isinstance(want, Exception):
-                with pytest.raises(LeafFailed, match=str(want)):
-                    future.result(timeout=60)
-            else:
-                assert future.result(timeout=60) == want, i
+            walk_and_check(mark_failure(rng, tree) if rng.random() < 0.15 else tree)
     finally:
         peak = sampler.stop()
     assert peak <= threads + 4, peak
@@ -198,15 +201,7 @@ def test_tasks_that_cannot_secede_borrow_the_thiefs_children(unseceding_cluster)
     try:
         for i in range(60):
             tree = random_tree(rng, depth=rng.randint(4, 14), budget=rng.randint(100, 400))
-            if i % 4 == 3:
-                tree = mark_failure(rng, tree)
-            want = expected(tree)
-            future = walk.spawn(tree)
-            if isinstance(want, Exception):
-                with pytest.raises(LeafFailed, match=str(want)):
-                    future.result(timeout=60)
-            else:
-                assert future.result(timeout=60) == want, i
+            walk_and_check(mark_failure(rng, tree) if i % 4 == 3 else tree)
         before = lent_so_far(client)
         assert lopsided.spawn(binary, 9).result(timeout=60) == 512
         assert lent_so_far(client) > before
