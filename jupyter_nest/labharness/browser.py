@@ -1,4 +1,4 @@
-"""Headless Debian Chromium on a JupyterLab page, through Playwright (no browser download).
+"""Headless Debian Chromium on a JupyterLab (or Notebook 7) page, through Playwright (no browser download).
 
 Waits are on what the page shows (selectors, text), never on fixed sleeps, and
 commands are started without awaiting them, as a user's click would be.
@@ -35,12 +35,13 @@ def chromium_path() -> str:
 
 
 class LabBrowser:
-    """A JupyterLab page in headless Chromium, with helpers for notebooks and screenshots.
+    """A JupyterLab or Notebook 7 page in headless Chromium, with helpers for notebooks and screenshots.
 
     Parameters
     ----------
     server : JupyterServer
-        A started ``JupyterServer(app="lab")``.
+        A started ``JupyterServer(app="lab")`` or ``JupyterServer(app="notebook")``. Both expose the app
+        as ``window.jupyterapp``, with the same commands and notebook panels.
     screenshots : str or Path
         Folder for :meth:`screenshot`'s PNG files.
     timeout : float
@@ -85,22 +86,28 @@ class LabBrowser:
 
     # -- navigation ----------------------------------------------------------
 
-    def open(self, path: str = "lab") -> None:
-        """Load ``path`` of the server (logging in with the token) and wait for JupyterLab to be up."""
+    @property
+    def notebook7(self) -> bool:
+        """Whether the server is Notebook 7 (one document per page, other URLs and main area)."""
+        return self.server.app == "notebook"
+
+    def open(self, path: str | None = None) -> None:
+        """Load ``path`` of the server (default its home page), logging in with the token; wait for the app."""
+        path = path or ("tree" if self.notebook7 else "lab")
         self.page.goto(f"{self.server.url.rstrip('/')}/{path}?token={self.server.token}")
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined")
-        self.page.wait_for_selector("#jp-main-dock-panel")
+        self.page.wait_for_selector("#main-panel" if self.notebook7 else "#jp-main-dock-panel")
 
     def open_notebook(self, path: str) -> None:
         """Open the notebook at ``path`` (under the server's root) and wait for its kernel to be idle."""
-        self.open(f"lab/tree/{path}")
+        self.open(f"notebooks/{path}" if self.notebook7 else f"lab/tree/{path}")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'"
         )
 
     def command(self, command: str, args: dict[str, Any] | None = None) -> None:
-        """Start a JupyterLab command without waiting for it, as a click would."""
+        """Start a JupyterLab (or Notebook 7) command without waiting for it, as a click would."""
         self.page.evaluate("([c, a]) => { window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
 
     def run_all_cells(self) -> None:

@@ -1,4 +1,5 @@
-"""A real Jupyter server (``jupyter lab`` or ``jupyter server``) in a subprocess, isolated from the user's.
+"""A real Jupyter server (``jupyter lab``, ``jupyter notebook`` or ``jupyter server``) in a subprocess, isolated
+from the user's.
 
 It listens on 127.0.0.1 with a random token; its root, runtime, config, data
 and settings folders are temporary, so tests see only their own kernels and
@@ -35,6 +36,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
+# The module each app runs as, and the flag that puts the app in the page as ``window.jupyterapp``
+# (the browser helpers drive notebooks through it).
+_APPS = {
+    "lab": ("jupyterlab", "--LabApp.expose_app_in_browser=True"),
+    "notebook": ("notebook", "--JupyterNotebookApp.expose_app_in_browser=True"),
+    "server": ("jupyter_server", None),
+}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,11 +52,11 @@ def _free_port() -> int:
 
 
 class JupyterServer:
-    """``jupyter lab`` (``app="lab"``) or ``jupyter server`` (``app="server"``) for one test or script.
+    """``jupyter lab``, ``jupyter notebook`` (Notebook 7) or ``jupyter server`` for one test or script.
 
     Parameters
     ----------
-    app : {"lab", "server"}
+    app : {"lab", "notebook", "server"}
     start_timeout : float
         Seconds to wait for the server to answer.
     env : dict, optional
@@ -60,6 +70,8 @@ class JupyterServer:
     """
 
     def __init__(self, app: str = "server", start_timeout: float = 90, env: dict[str, str] | None = None) -> None:
+        if app not in _APPS:
+            raise ValueError(f"app must be one of {sorted(_APPS)}, not {app!r}")
         self.app = app
         self.start_timeout = start_timeout
         self.token = secrets.token_hex(16)
@@ -70,6 +82,7 @@ class JupyterServer:
         for d in (self.root_dir, self.runtime_dir, self.settings_dir, self.tmp / "config", self.tmp / "data"):
             d.mkdir()
         # No news or update checks: they pop a toast over what the screenshots should show.
+        # (Notebook 7 reads the same JupyterLab settings folder.)
         notification = self.settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
         notification.parent.mkdir(parents=True)
         notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
@@ -89,8 +102,9 @@ class JupyterServer:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> JupyterServer:
+        module, expose_app = _APPS[self.app]
         command = [
-            sys.executable, "-m", "jupyterlab" if self.app == "lab" else "jupyter_server",
+            sys.executable, "-m", module,
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={_free_port()}",
             "--ServerApp.port_retries=50",
@@ -99,8 +113,8 @@ class JupyterServer:
             f"--ServerApp.root_dir={self.root_dir}",
             f"--IdentityProvider.token={self.token}",
         ]
-        if self.app == "lab":
-            command.append("--LabApp.expose_app_in_browser=True")
+        if expose_app:
+            command.append(expose_app)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
                                         cwd=self.root_dir, start_new_session=True)
