@@ -10,11 +10,13 @@ this process. Cases, as in issue 8:
 - unbalanced: a random tree with skewed subtree sizes.
 
 Efficiency is sequential time / (2 x parallel time): 100% is a perfect 2-core run.
+Each @nest case runs once untimed first (the workers unpickle its functions and
+warm their caches), then ``--repeat`` times; the median is printed.
 The Dask patterns run one task per call, so they get smaller sizes (printed) to
 finish in reasonable time; compare them per call. Peak OS threads per worker
 process are sampled with psutil during each run.
 
-    python benchmarks/bench_forkjoin.py [--repeat 3] [--quick]
+    python benchmarks/bench_forkjoin.py [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -195,7 +197,7 @@ def timed(fn, repeat):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args()
     r = args.repeat
@@ -214,7 +216,7 @@ def main() -> None:
     def row(case, variant, size, seconds, seq_seconds, peak, note=""):
         rows.append((case, variant, size, seconds, seq_seconds, peak, note))
 
-    nest_fib.spawn(12).result()  # warm up: worker clients, imports
+    nest_fib.spawn(fib_n).result()  # warm up: worker clients, imports
     client.submit(dask_secede_fib, 3, pure=False).result()
 
     # zero work
@@ -240,6 +242,7 @@ def main() -> None:
     ]
     for case, tree, dask_tree in cases:
         seq, _ = timed(lambda: seq_tree(tree), 1)
+        nest_tree.spawn(tree).result()  # warm up
         with ThreadPeak(pids) as tp:
             t, counts = timed(lambda: nest_tree.spawn(tree).result(), r)
         share = min(counts.get(a, 0) for a in worker_addresses(client)) / tree[0]

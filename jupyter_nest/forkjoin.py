@@ -10,11 +10,12 @@ leave its thread: the balancer (``balancer.py``) asks a worker with pending
 children to *offer* its oldest one (the biggest subtree) as a Dask task aimed at
 the idle slot. The thief claims the offer when it starts; a parent that needs a
 child still unclaimed takes it back and runs it inline. A parent that must wait
-for a stolen child but cannot give up its slot (another thread of its process
-has seceded already) borrows the oldest pending children of the thief's task and
+for a stolen child borrows the oldest pending children of the thief's task and
 runs them in its own thread, sending each value back (leapfrogging, as in Wagner
 & Calder 1993 and Java's ForkJoinPool): its slot keeps working on the very
-subtree it waits for. So:
+subtree it waits for. When the thief has nothing to lend, the parent gives its
+slot up (secedes), unless another thread of its process has already; then it
+keeps asking. So:
 
 - nobody ever waits on a child that is not running: no deadlock, on any cluster
   down to 1 worker x 1 thread;
@@ -393,17 +394,23 @@ class Spawned:
                 pass  # kept in the helper; raised again when its parent joins it
         rt = ctx.runtime
         in_slot = in_pool_thread()
-        seceded = not future.done() and in_slot and rt.try_secede()
         ctx.waiting = True
-        runner_gone = False
+        runner_gone = seceded = False
         try:
-            if seceded:
-                # Free the slot for offers aimed here; never rejoin: rejoining
-                # would wait for a whole stolen subtree to end first.
-                distributed.secede()
             with holding_slot():
-                if in_slot and not seceded:
-                    self._borrow_while_waiting()
+                if in_slot:
+                    # Borrowing hands work over faster than offers through the scheduler do, and
+                    # keeps this slot on the subtree we wait for; give the slot up only when the
+                    # thief has nothing to lend.
+                    self._borrow_while_waiting(until_none=True)
+                    in_slot = in_pool_thread()  # a borrowed child's own wait may have seceded us
+                    seceded = not future.done() and in_slot and rt.try_secede()
+                    if seceded:
+                        # Free the slot for offers aimed here; never rejoin: rejoining
+                        # would wait for a whole stolen subtree to end first.
+                        distributed.secede()
+                    elif in_slot:
+                        self._borrow_while_waiting(until_none=False)
                 value = future.result()
         except _RunnerGone:
             runner_gone = True
@@ -424,8 +431,9 @@ class Spawned:
         self.state, self.value, self.future = DONE, value, None
         return value
 
-    def _borrow_while_waiting(self) -> None:
-        """Keep this slot busy with the pending children of whoever runs this child, until it is done."""
+    def _borrow_while_waiting(self, until_none: bool) -> None:
+        """Keep this slot busy with the pending children of whoever runs this child, until it is done
+        (or, ``until_none``, until there is nothing to borrow)."""
         ctx, future, rt = self.ctx, self.future, self.ctx.runtime
         poll = config.seconds("forkjoin.borrow-poll")
         while not future.done():
@@ -433,6 +441,8 @@ class Spawned:
                 raise _RunnerGone(self.thief)
             lent = _borrow(self.thief, self.claimer, ctx.key, poll)
             if lent is None:
+                if until_none:
+                    return
                 try:
                     future.result(timeout=poll)
                 except Exception:
