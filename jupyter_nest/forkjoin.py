@@ -235,7 +235,7 @@ class TaskContext:
     """The pending children of one thread: a Dask task running nest code, or a plain call."""
 
     __slots__ = ("items", "flag", "depth", "defer_depth", "key", "runtime", "requests", "cancelled", "inline",
-                 "waiting", "lends")
+                 "waiting", "lends", "seceded")
 
     def __init__(self, key: Any = None, runtime: Runtime | None = None) -> None:
         self.items: list[Spawned] = []
@@ -248,6 +248,7 @@ class TaskContext:
         self.cancelled = False
         self.inline = 0
         self.waiting = False  # blocked on a child that another slot runs
+        self.seceded = False  # this task's thread left the pool, holding the process's permit
         self.lends: list[tuple[concurrent.futures.Future, str, Any]] = []
 
     def has_pending(self) -> bool:
@@ -395,7 +396,7 @@ class Spawned:
         rt = ctx.runtime
         in_slot = in_pool_thread()
         ctx.waiting = True
-        runner_gone = seceded = False
+        runner_gone = False
         try:
             with holding_slot():
                 if in_slot:
@@ -404,10 +405,12 @@ class Spawned:
                     # thief has nothing to lend.
                     self._borrow_while_waiting(until_none=True)
                     in_slot = in_pool_thread()  # a borrowed child's own wait may have seceded us
-                    seceded = not future.done() and in_slot and rt.try_secede()
-                    if seceded:
+                    if not future.done() and in_slot and rt.try_secede():
                         # Free the slot for offers aimed here; never rejoin: rejoining
-                        # would wait for a whole stolen subtree to end first.
+                        # would wait for a whole stolen subtree to end first. The thread
+                        # lives on outside the pool until the task ends, and so does its
+                        # permit: a second seceded thread would break the thread bound.
+                        ctx.seceded = True
                         distributed.secede()
                     elif in_slot:
                         self._borrow_while_waiting(until_none=False)
@@ -419,8 +422,6 @@ class Spawned:
             raise
         finally:
             ctx.waiting = False
-            if seceded:
-                rt.release_secede()
             with rt.lock:
                 rt.offers.pop(self.offer_id, None)
         if runner_gone:
@@ -531,6 +532,8 @@ def _enter(key: Any) -> TaskContext:
 def _leave(ctx: TaskContext) -> None:
     _local.ctx = None
     ctx.runtime.contexts.pop(ctx.key, None)
+    if ctx.seceded:
+        ctx.runtime.release_secede()
 
 
 def _run_root(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
