@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,8 +106,11 @@ class Session:
 
     def restart(self) -> ClusterSummary:
         """Restart every worker: running tasks are cancelled and memory is cleared."""
+        timeout = config.seconds("start-timeout")
+        old = _workers(self.client)
         try:
-            self.client.restart(timeout=config.seconds("start-timeout"))
+            self.client.restart(timeout=timeout)
+            _wait_for_worker_count(self.client, len(old), timeout, excluding=old)
         except TimeoutError:
             raise NestError(
                 "The workers did not come back within `jupyter-nest.start-timeout` after a restart. "
@@ -170,10 +174,21 @@ def _check_free(replace: bool) -> None:
     stop()
 
 
-def _wait_for_worker_count(client: NestClient, n: int, timeout: float) -> None:
-    """Wait for exactly ``n`` workers (Dask's ``wait_for_workers`` only waits for at least n)."""
+def _workers(client: NestClient) -> set[tuple[str, str]]:
+    """The workers, each as (address, scratch directory): a restarted worker may keep its address."""
+    return {(address, info.get("local_directory", ""))
+            for address, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+
+
+def _wait_for_worker_count(client: NestClient, n: int, timeout: float,
+                           excluding: AbstractSet[tuple[str, str]] = frozenset()) -> None:
+    """Wait for exactly ``n`` workers, none of them in ``excluding`` (see :func:`_workers`).
+
+    Dask's ``wait_for_workers`` only waits for at least n, and its ``restart`` may
+    return while the old workers, killed, are still registered.
+    """
     deadline = time.monotonic() + timeout
-    while len(client.scheduler_info(n_workers=-1)["workers"]) != n:
+    while (workers := _workers(client)) & excluding or len(workers) != n:
         if time.monotonic() > deadline:
             raise TimeoutError
         time.sleep(0.1)

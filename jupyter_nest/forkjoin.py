@@ -382,7 +382,7 @@ class Spawned:
         return True
 
     def _wait_remote(self) -> Any:
-        """The child runs in another slot: help with our own pending children, then block."""
+        """The child runs in another slot: run our own pending children, then borrow the thief's, then wait."""
         ctx = self.ctx
         future = self.future
         while not future.done():
