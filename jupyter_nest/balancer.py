@@ -133,19 +133,20 @@ class BalancerPlugin(SchedulerPlugin):
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         self.donors.discard(worker)
         self.asked.pop(worker, None)
-        if scheduler.status == Status.running:
-            # Workers cannot see each other leave, and one may wait for a child that the leaver ran.
-            asyncio.ensure_future(self._tell_left(worker))
+        if scheduler.status == Status.running and self.donors:
+            # Workers cannot see each other leave, and one running nest tasks (a donor) may
+            # wait for a child that the leaver ran.
+            asyncio.ensure_future(self._tell_left(worker, list(self.donors)))
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and self.donors:
             self.asked.clear()  # a slot came free: ask for it now, however recently it was asked for
             self._poke()
 
-    async def _tell_left(self, left: str) -> None:
+    async def _tell_left(self, left: str, donors: list[str]) -> None:
         # return_exceptions: a worker that leaves too will not be waiting for anything
-        await asyncio.gather(*(self.scheduler.rpc(address).nest_worker_left(address=left)
-                               for address in list(self.scheduler.workers)), return_exceptions=True)
+        await asyncio.gather(*(self.scheduler.rpc(address).nest_worker_left(address=left) for address in donors),
+                             return_exceptions=True)
 
     def _poke(self) -> None:
         if not self._queued:

@@ -124,7 +124,11 @@ class Runtime:
         self.seceded = 0
         self.lent = 0  # children this worker lent to tasks waiting on its work, ever (for diagnostics)
         self.gone: set[str] = set()  # workers that left the cluster
+        # read once per worker: spawns, offers and waits are too frequent to parse the config each time
         self.max_seceded = config.get("forkjoin.max-seceded")
+        self.defer_depth = config.get("forkjoin.defer-depth")
+        self.offer_batch = config.get("forkjoin.offer-batch")
+        self.borrow_poll = config.seconds("forkjoin.borrow-poll")
         self.on_work: Callable[[], None] | None = None  # set by the balancer's worker plugin
         self._ids = iter(range(1, 1 << 62))
 
@@ -241,7 +245,7 @@ class TaskContext:
         self.items: list[Spawned] = []
         self.flag = False  # set when a spawn must take the slow path: cancelled, or offers wanted
         self.depth = 0
-        self.defer_depth = config.get("forkjoin.defer-depth") if runtime is not None else 0
+        self.defer_depth = runtime.defer_depth if runtime is not None else 0
         self.key = key
         self.runtime = runtime
         self.requests: list[str] = []
@@ -307,7 +311,7 @@ class TaskContext:
                 item = next((i for i in self.items if i.state is PENDING), None)
                 request.set_result(None if item is None else item.lend(self, to, waiter))
         pending = [i for i in self.items if i.state is PENDING]
-        batch = config.get("forkjoin.offer-batch")
+        batch = self.runtime.offer_batch
         for n, target in enumerate(requests):
             # several per idle slot: a thief then finds its next child queued where it
             # runs, instead of waiting a round trip for it (a parent takes back what it
@@ -436,7 +440,7 @@ class Spawned:
         """Keep this slot busy with the pending children of whoever runs this child, until it is done
         (or, ``until_none``, until there is nothing to borrow)."""
         ctx, future, rt = self.ctx, self.future, self.ctx.runtime
-        poll = config.seconds("forkjoin.borrow-poll")
+        poll = rt.borrow_poll
         while not future.done():
             if self.thief in rt.gone:
                 raise _RunnerGone(self.thief)

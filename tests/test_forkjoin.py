@@ -113,24 +113,26 @@ def walk_and_check(tree):
 
 
 class ThreadSampler:
-    """Samples the OS thread count of the worker processes while a test runs."""
+    """Samples the OS thread count of the worker processes while the ``with`` block runs."""
 
     def __init__(self, client):
         self.pids = list(client.run(lambda: __import__("os").getpid()).values())
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
     def _run(self):
         while not self._stop.wait(0.005):
             for pid in self.pids:
                 self.peak = max(self.peak, psutil.Process(pid).num_threads())
 
-    def stop(self):
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        return self.peak
 
 
 @pytest.fixture(scope="module", params=[(1, 1), (1, 2), (2, 1)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -180,14 +182,11 @@ def test_fan_out_over_a_list_of_unknown_length(cluster):
 def test_randomized_shapes_finish_right_within_the_thread_bound(cluster):
     client, threads = cluster
     rng = random.Random(1234 + threads)
-    sampler = ThreadSampler(client)
-    try:
+    with ThreadSampler(client) as sampler:
         for _ in range(100):
             tree = random_tree(rng, depth=rng.randint(1, 14), budget=rng.randint(1, 400))
             walk_and_check(mark_failure(rng, tree) if rng.random() < 0.15 else tree)
-    finally:
-        peak = sampler.stop()
-    assert peak <= threads + 4, peak
+    assert sampler.peak <= threads + 4, sampler.peak
 
 
 def lent_so_far(client):
@@ -197,17 +196,15 @@ def lent_so_far(client):
 def test_tasks_that_cannot_secede_borrow_the_thiefs_children(unseceding_cluster):
     client, threads = unseceding_cluster
     rng = random.Random(99 + threads)
-    sampler = ThreadSampler(client)
-    try:
+    with ThreadSampler(client) as sampler:
         for i in range(60):
             tree = random_tree(rng, depth=rng.randint(4, 14), budget=rng.randint(100, 400))
             walk_and_check(mark_failure(rng, tree) if i % 4 == 3 else tree)
         before = lent_so_far(client)
         assert lopsided.spawn(binary, 9).result(timeout=60) == 512
         assert lent_so_far(client) > before
-    finally:
-        peak = sampler.stop()
-    assert peak <= threads + 3, peak  # Dask's own three threads and the slots: nobody seceded
+    # Dask's own three threads and the slots: nobody seceded
+    assert sampler.peak <= threads + 3, sampler.peak
 
 
 def wait_for_lending(client, before):
