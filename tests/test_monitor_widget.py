@@ -157,7 +157,12 @@ def test_updates_from_many_threads_never_interleave(ipython):
     threads = [threading.Thread(target=refresher) for _ in range(3)] + [threading.Thread(target=browser)]
     for t in threads:
         t.start()
-    jupyter_nest.current().client.submit(time.sleep, 2, pure=False).result()
+    # a task runs meanwhile, as the view would watch one; on a loaded machine the threads need longer
+    # to send enough patches, so wait for them rather than for a fixed time
+    running = jupyter_nest.current().client.submit(time.sleep, 2, pure=False)
+    deadline = time.monotonic() + 30
+    while (len(sent) < 30 or not running.done()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join()
