@@ -52,6 +52,11 @@ def _short(text: str, width: int = 10) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _seceded_count(w: dict[str, Any]) -> int:
+    """A worker's seceded tasks: those the snapshot lists, and those it only counts."""
+    return len(w["seceded"]) + w.get("seceded_more", 0)
+
+
 def _worker_cells(w: dict[str, Any], row: int, cells: dict[str, list[Any]]) -> None:
     blocked = {b["key"] for b in w.get("blocked", ())}
 
@@ -74,7 +79,7 @@ def _worker_cells(w: dict[str, Any], row: int, cells: dict[str, list[Any]]) -> N
     for i, task in enumerate(seceded[:MAX_SECEDED]):
         add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
             f"waiting on {task.get('waiting_on', 0)} children")
-    more = len(seceded) + w.get("seceded_more", 0) - MAX_SECEDED
+    more = _seceded_count(w) - MAX_SECEDED
     if more > 0:
         add(MAX_SECEDED, seceded_y, "more", f"+{more}", detail=f"{more} more seceded tasks")
 
@@ -117,7 +122,7 @@ def columns(snapshot: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
         labels["y"].append(-2.0 * row)
         labels["text"].append(
             f"+{len(cut)} more workers: {busy}/{sum(w['nthreads'] for w in cut)} slots busy, "
-            f"{sum(len(w['seceded']) + w.get('seceded_more', 0) for w in cut)} seceded (not drawn)"
+            f"{sum(_seceded_count(w) for w in cut)} seceded (not drawn)"
         )
     return {"nest-slots": cells, "nest-labels": labels, "nest-status": {"x": [0], "y": [0], "text": [status_line(snapshot)]}}
 

@@ -116,7 +116,7 @@ class ThreadSampler:
     """Samples the OS thread count of the worker processes while the ``with`` block runs."""
 
     def __init__(self, client):
-        self.pids = list(client.run(lambda: __import__("os").getpid()).values())
+        self.pids = list(client.run(os.getpid).values())
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -265,14 +265,7 @@ def test_cancelling_stops_tasks_that_run_borrowed_children(unseceding_cluster):
     root = lopsided.spawn(forever, 1)
     wait_for_lending(client, lent_so_far(client))
     root.cancel()
-    deadline = time.monotonic() + 2
-    while running_tasks(client, "forever") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running_tasks(client, "forever") == 0
-    deadline = time.monotonic() + 5
-    while snapshot(client)["totals"]["running"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert snapshot(client)["totals"]["running"] == 0
+    assert_recursion_stopped(client, "forever")
 
 
 @nest
@@ -324,22 +317,29 @@ def running_tasks(client, prefix):
         if str(ts.key).startswith(prefix) and ts.state in ("processing", "queued", "waiting", "no-worker")))
 
 
-def test_cancelling_a_root_stops_the_whole_recursion(cluster):
-    client, _ = cluster
-    root = forever.spawn(0)
-    time.sleep(1.5)
-    root.cancel()
+def assert_recursion_stopped(client, prefix):
+    """Within 2 s the scheduler holds no live ``prefix`` task; within 5 s more no slot runs anything.
+
+    The threads stop at their next spawn, so the slots free up shortly after the tasks are gone.
+    """
     deadline = time.monotonic() + 2
-    while running_tasks(client, "forever") and time.monotonic() < deadline:
+    while running_tasks(client, prefix) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert running_tasks(client, "forever") == 0
-    # the threads stop at their next spawn, so the slots are free again
-    assert client.submit(sum, [1, 2], pure=False).result(timeout=10) == 3
+    assert running_tasks(client, prefix) == 0
     deadline = time.monotonic() + 5
     while snapshot(client)["totals"]["running"] and time.monotonic() < deadline:
         time.sleep(0.05)
     snap = snapshot(client)
     assert snap["totals"]["running"] == 0, snap["workers"]
+
+
+def test_cancelling_a_root_stops_the_whole_recursion(cluster):
+    client, _ = cluster
+    root = forever.spawn(0)
+    time.sleep(1.5)
+    root.cancel()
+    assert_recursion_stopped(client, "forever")
+    assert client.submit(sum, [1, 2], pure=False).result(timeout=10) == 3
 
 
 def test_offered_children_show_in_the_lineage_and_inline_work_is_counted(cluster):
