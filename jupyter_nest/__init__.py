@@ -17,15 +17,15 @@ __version__ = "0.1.0"
 
 from typing import Any
 
-from . import config
-from .client import NestClient
+from . import _compat, config
 from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
 from .forkjoin import nest
-from .runtime import get_client, rejoin, secede, task_tree, worker_client
+from .runtime import NestClient, TaskTree, get_client, rejoin, secede, task_tree, worker_client
 from .submit import submit_cell
-from .tree import TaskTree
-from .widget import SlotWidget, widget
+from .view import SlotWidget, widget
+
+_compat.install_finder()
 
 
 __all__ = [
@@ -70,4 +70,4 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """The server extension behind the Nest panel (enabled by the config ``pip install`` puts in place)."""
-    return [{"module": "jupyter_nest.labserver"}]
+    return [{"module": "jupyter_nest.lab"}]

@@ -13,6 +13,8 @@ from typing import Any
 import dask.config
 import yaml
 
+from ._wire import OUR_WAIT_FRAMES
+
 _DEFAULTS_FILE = pathlib.Path(__file__).with_name("jupyter-nest.yaml")
 
 with _DEFAULTS_FILE.open() as f:
@@ -20,9 +22,8 @@ with _DEFAULTS_FILE.open() as f:
 
 # Tracebacks of errors raised in nested tasks pass through our client's waiting
 # code at every level; hide those frames as Dask hides its own.
-_OUR_FRAMES = r"jupyter_nest[\\\/](client|runtime)\.py"
-if _OUR_FRAMES not in dask.config.get("admin.traceback.shorten"):
-    dask.config.set({"admin.traceback.shorten": [*dask.config.get("admin.traceback.shorten"), _OUR_FRAMES]})
+if OUR_WAIT_FRAMES not in dask.config.get("admin.traceback.shorten"):
+    dask.config.set({"admin.traceback.shorten": [*dask.config.get("admin.traceback.shorten"), OUR_WAIT_FRAMES]})
 
 
 def get(name: str, override: Any = None) -> Any:

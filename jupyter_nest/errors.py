@@ -1,4 +1,15 @@
-"""The exceptions jupyter_nest raises for problems the user can fix."""
+"""The exceptions and warnings jupyter_nest raises.
+
+::
+
+    Exception
+     └── NestError              a problem with what was asked for, told in one paragraph with the fix
+          └── NoClusterError    an operation needs a cluster and this kernel has none
+    UserWarning
+     └── InsecureClusterWarning a cluster listens beyond loopback in plain TCP (``--insecure``)
+    FutureWarning
+     └── NestDeprecationWarning a name moved; the old one still works for now
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,11 @@ class NestError(Exception):
 
     IPython shows it as that paragraph alone: the stack behind it is ours, not
     the user's, and would only hide the message.
+
+    Examples
+    --------
+    >>> NestError("Give 1 or more workers.")._render_traceback_()
+    ['NestError: Give 1 or more workers.']
     """
 
     def _render_traceback_(self) -> list[str]:
@@ -15,7 +31,13 @@ class NestError(Exception):
 
 
 class NoClusterError(NestError):
-    """An operation needs a cluster and none is running in this kernel."""
+    """An operation needs a cluster and none is running in this kernel.
+
+    Examples
+    --------
+    >>> str(NoClusterError("The slot view")).split(",")[0]
+    'The slot view needs a cluster'
+    """
 
     def __init__(self, what: str = "This") -> None:
         super().__init__(
@@ -23,3 +45,11 @@ class NoClusterError(NestError):
             "`%nest_cluster start` (or `jupyter_nest.start()`), or attach to a running "
             "scheduler with `%nest_cluster connect tcp://HOST:PORT`."
         )
+
+
+class InsecureClusterWarning(UserWarning):
+    """A cluster listens beyond loopback in plain TCP because ``--insecure`` asked for it."""
+
+
+class NestDeprecationWarning(FutureWarning):
+    """A module path or name moved; the old one keeps working for now, and says where to go."""

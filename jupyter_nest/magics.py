@@ -8,15 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.display import display
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
+from IPython.display import display
 
 from . import cluster, config, submit
-from .cellstatus import StatusLine
+from .cluster import security_from_files
 from .errors import NestError
-from .security import security_from_files
-from .widget import widget
+from .submit import StatusLine
+from .view import widget
 
 
 def option_group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -182,16 +182,11 @@ class NestMagics(Magics):
         return result
 
     def _start(self, args: Any) -> Any:
-        if args.option and not args.cluster:
-            raise NestError("--option sets keyword arguments of --cluster MODULE.CLASS; give --cluster too.")
         ssh_given = {
             "port": args.ssh_port, "user": args.ssh_user, "key": args.ssh_key,
             "known_hosts": args.ssh_known_hosts, "remote_python": _unquote(args.remote_python),
             "workers_per_host": args.workers_per_host,
         }
-        if args.ssh is None and any(v is not None for v in ssh_given.values()):
-            raise NestError("--ssh-port, --ssh-user, --ssh-key, --ssh-known-hosts, --remote-python and "
-                            "--workers-per-host describe an SSH cluster; give the hosts with --ssh too.")
         session = cluster.start(
             workers=args.workers,
             threads=args.threads,
@@ -279,16 +274,17 @@ class NestMagics(Magics):
         name = submit.check_name(args.output or config.get("submit.result-name"))
         resources = submit.parse_resources(args.resources)
         session = cluster.require("`%%nest_submit`")
-        count = submit.execution_count(self.shell)
+        shell: Any = self.shell
+        count = submit.execution_count(shell)
         prepared = submit.prepare(
-            cell, self.shell.user_ns, label=args.label or f"cell_{count}", first_line=2,
+            cell, shell.user_ns, label=args.label or f"cell_{count}", first_line=2,
             # IPython's own cell name: tracebacks then say "Cell In[N], line L".
-            filename=self.shell.compile.cache(f"%%nest_submit {line}\n{cell}", count),
-            skip=self.shell.user_ns_hidden, client=session.client,
+            filename=shell.compile.cache(f"%%nest_submit {line}\n{cell}", count),
+            skip=shell.user_ns_hidden, client=session.client,
         )
         submission = submit.send(prepared, session.client, pure=args.pure, resources=resources,
                                  workers=args.workers)
-        self.shell.user_ns[name] = submission.future
+        shell.user_ns[name] = submission.future
         if args.wait:
             return submit.wait_for(submission)
         StatusLine(submission, name, quiet=cell.rstrip().endswith(";")).show()

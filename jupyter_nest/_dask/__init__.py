@@ -1,0 +1,104 @@
+"""The one place that touches Dask's internals: private modules, private attributes, undocumented hooks.
+
+Everything else in jupyter_nest reaches them through the names here, so when a
+Dask release changes one, this package is what moves (and ``tests/_dask``
+says which). It imports nothing else of jupyter_nest's.
+
+- ``_threads``: what a worker thread runs and whether it holds a pool slot;
+- ``_client``: the Client's wait coroutines and error reports, futures inside results;
+- ``_worker``: worker state, worker-to-worker and kernel-to-scheduler RPC;
+- ``_scheduler``: graph updates, task arguments, cancels on the scheduler;
+- ``_deploy``: the SSH process classes, comm connect, sizing helpers.
+"""
+
+from ._client import (
+    FutureCancelledError,
+    HookedClient,
+    ToPickle,
+    announce_futures,
+    awaited_futures,
+    close_on_loop,
+    close_with_worker_processes,
+    scheduler_address,
+    sync,
+    unbound_futures,
+    unpickle,
+)
+from ._deploy import (
+    SpecCluster,
+    SSHProcess,
+    SSHScheduler,
+    SSHWorker,
+    Status,
+    connect_comm,
+    format_dashboard_link,
+    nprocesses_nthreads,
+    ssh_logger,
+)
+from ._scheduler import (
+    LIVE_STATES,
+    cancel_for_their_clients,
+    desire_keys,
+    free_slots,
+    hook_update_graph,
+    is_reference,
+    literal,
+    task_arguments,
+    worker_memory,
+)
+from ._threads import (
+    in_pool_thread,
+    in_task,
+    pool_thread_idents,
+    task_key,
+    task_thread_items,
+    task_threads,
+    waits_on_futures,
+)
+from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_annotations, task_state
+
+__all__ = [
+    "LIVE_STATES",
+    "FutureCancelledError",
+    "HookedClient",
+    "SSHProcess",
+    "SSHScheduler",
+    "SSHWorker",
+    "SpecCluster",
+    "Status",
+    "ToPickle",
+    "announce_futures",
+    "awaited_futures",
+    "call",
+    "call_from_task",
+    "cancel_for_their_clients",
+    "close_on_loop",
+    "close_with_worker_processes",
+    "connect_comm",
+    "desire_keys",
+    "format_dashboard_link",
+    "free_slots",
+    "hook_update_graph",
+    "in_pool_thread",
+    "in_task",
+    "is_reference",
+    "literal",
+    "nprocesses_nthreads",
+    "nthreads",
+    "pool_thread_idents",
+    "queued",
+    "scheduler_address",
+    "scheduler_rpc",
+    "ssh_logger",
+    "sync",
+    "task_annotations",
+    "task_arguments",
+    "task_key",
+    "task_state",
+    "task_thread_items",
+    "task_threads",
+    "unbound_futures",
+    "unpickle",
+    "waits_on_futures",
+    "worker_memory",
+]

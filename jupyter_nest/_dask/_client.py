@@ -1,0 +1,81 @@
+"""The parts of Dask's ``Client`` that are not public API, behind names that say what we use them for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from distributed import Client, Future, Worker, futures_of
+from distributed.client import FutureCancelledError
+from distributed.protocol import pickle as _pickle
+from distributed.protocol.serialize import ToPickle
+from distributed.utils import sync
+
+__all__ = ["FutureCancelledError", "HookedClient", "ToPickle", "sync"]
+
+# The coroutines of a Client's blocking waits, as ``Client.sync`` receives them.
+_WAITS = frozenset({"_result", "_exception", "_traceback", "_gather", "_wait"})
+
+
+class HookedClient(Client):
+    """A ``Client`` with hooks where Dask has no public one: before a submission, and on a task's error report."""
+
+    def before_submit(self) -> None:
+        """Called before every graph this client sends (submit, map, compute, persist)."""
+
+    def error_report(self, exception: Any, traceback: Any) -> dict[str, Any]:
+        """The exception and traceback to record for a task that erred (as the scheduler sent them)."""
+        return {"exception": exception, "traceback": traceback}
+
+    def _graph_to_futures(self, *args: Any, **kwargs: Any) -> Any:
+        self.before_submit()
+        return super()._graph_to_futures(*args, **kwargs)
+
+    def _handle_task_erred(self, key: Any = None, exception: Any = None, traceback: Any = None) -> None:
+        super()._handle_task_erred(key=key, **self.error_report(exception, traceback))
+
+
+def scheduler_address(client: Client) -> str:
+    """The address of the scheduler a connected client talks to."""
+    scheduler = client.scheduler
+    assert scheduler is not None, "the client is not connected"
+    return str(scheduler.address)
+
+
+def awaited_futures(client: Client, func: Callable[..., Any], args: tuple[Any, ...]) -> list[Future] | None:
+    """The futures a ``client.sync(func, *args)`` call waits on, or ``None`` when it is not a wait on futures."""
+    name = getattr(func, "__name__", "")
+    if name not in _WAITS:
+        return None
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, Future):
+        return [owner]
+    if args and (owner is client or name == "_wait"):
+        return list(futures_of(args[0]))
+    return None
+
+
+def unbound_futures(value: Any) -> list[Future]:
+    """Futures inside ``value`` that belong to no client yet (they arrived inside a task's result)."""
+    return [f for f in futures_of(value) if f._client is None]
+
+
+def announce_futures(client: Client) -> None:
+    """Dask's own way to make the scheduler hold the futures a client has (racy for just-submitted keys)."""
+    client._inform_scheduler_of_futures()
+
+
+def close_with_worker_processes(client: Client) -> None:
+    """Have Dask close ``client`` with the last worker of this process, as it does its own worker clients."""
+    Worker._initialized_clients.add(client)
+
+
+async def close_on_loop(client: Client) -> None:
+    """Close a synchronous client from its own event loop, without blocking the loop."""
+    client._asynchronous = True
+    await client.close()
+
+
+def unpickle(blob: bytes) -> Any:
+    """Dask's unpickling of a task's shipped exception or traceback."""
+    return _pickle.loads(blob)

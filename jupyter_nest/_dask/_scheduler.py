@@ -1,0 +1,85 @@
+"""What scheduler plugins read and do beyond Dask's plugin API: task and worker states, graph updates, cancels."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from distributed.core import Status
+
+__all__ = ["LIVE_STATES", "Status", "cancel_for_their_clients", "desire_keys", "free_slots", "hook_update_graph",
+           "task_arguments", "worker_memory"]
+
+# Scheduler task states of a task that has not ended yet.
+LIVE_STATES = frozenset({"released", "waiting", "queued", "no-worker", "processing"})
+
+
+def hook_update_graph(scheduler: Any, current_submitter: contextvars.ContextVar[Any]) -> Callable[[], None]:
+    """Make the key of the task that submitted a graph readable in ``SchedulerPlugin.update_graph``.
+
+    Dask's client sends it with every graph (``submitting_task``), but the
+    scheduler keeps it only for priorities. While a graph is processed,
+    ``current_submitter.get()`` returns it. Returns the function that undoes the hook.
+    """
+    original = scheduler.stream_handlers["update-graph"]
+
+    async def update_graph(*, submitting_task: Any = None, **kwargs: Any) -> Any:
+        token = current_submitter.set(submitting_task)
+        try:
+            return await original(submitting_task=submitting_task, **kwargs)
+        finally:
+            current_submitter.reset(token)
+
+    scheduler.stream_handlers["update-graph"] = update_graph
+
+    def undo() -> None:
+        scheduler.stream_handlers["update-graph"] = original
+
+    return undo
+
+
+def task_arguments(ts: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The positional and keyword arguments of a scheduler task, as its ``run_spec`` holds them."""
+    spec = getattr(ts, "run_spec", None)
+    return tuple(getattr(spec, "args", ())), dict(getattr(spec, "kwargs", {}) or {})
+
+
+def literal(value: Any) -> Any:
+    """A task argument as the user passed it (``dask._task_spec`` wraps literals in a ``DataNode``)."""
+    return getattr(value, "value", value)
+
+
+def is_reference(value: Any) -> bool:
+    """Whether a task argument stands for another task's result."""
+    return hasattr(value, "key") and not hasattr(value, "value")
+
+
+def cancel_for_their_clients(scheduler: Any, keys: Iterable[Any], reason: str, msg: str) -> None:
+    """Cancel the live tasks among ``keys`` for the client that holds each (leaving clients excepted)."""
+    by_client: dict[str, list[Any]] = {}
+    for k in keys:
+        ts = scheduler.tasks.get(k)
+        if ts is not None and ts.state in LIVE_STATES and ts.who_wants:
+            client = next(iter(ts.who_wants)).client_key
+            by_client.setdefault(client, []).append(k)
+    for client, cancel in by_client.items():
+        comm = scheduler.client_comms.get(client)
+        if comm is None or comm.closed():
+            continue  # a client that is leaving (a dead worker's) releases its keys anyway
+        scheduler.stimulus_cancel(cancel, client, force=True, reason=reason, msg=msg)
+
+
+def desire_keys(scheduler: Any, keys: list[Any], client: str) -> None:
+    """Make ``client`` hold ``keys`` (as if it had submitted them)."""
+    scheduler.client_desires_keys(keys=keys, client=client)
+
+
+def free_slots(ws: Any) -> int:
+    """Thread-pool slots of a worker that no task holds (a seceded task holds none)."""
+    return ws.nthreads - (len(ws.processing) - len(ws.long_running))
+
+
+def worker_memory(ws: Any) -> int:
+    """The memory a worker's process uses, as its last heartbeat said."""
+    return ws.memory.process

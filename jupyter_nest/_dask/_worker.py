@@ -1,0 +1,54 @@
+"""What worker plugins and task threads read and call beyond Dask's public API: the worker's state and RPC."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from distributed import Security
+from distributed.core import rpc
+
+from ._client import sync
+
+__all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_annotations", "task_state"]
+
+
+def nthreads(worker: Any) -> int:
+    return worker.state.nthreads
+
+
+def queued(worker: Any) -> int:
+    """Tasks ready to run on ``worker`` but waiting for a slot (or for resources)."""
+    state = worker.state
+    return len(state.ready) + len(state.constrained)
+
+
+def task_state(worker: Any, key: Any) -> str | None:
+    """The worker-side state of task ``key`` (``executing``, ``long-running``, ``cancelled``...), or ``None``."""
+    ts = worker.state.tasks.get(key)
+    return None if ts is None else ts.state
+
+
+def task_annotations(worker: Any, key: Any) -> dict[str, Any] | None:
+    """The annotations of task ``key`` on ``worker``, or ``None`` when it has none (or is unknown)."""
+    ts = worker.state.tasks.get(key)
+    return None if ts is None else ts.annotations
+
+
+def call_from_task(worker: Any, to: str, op: str, /, **kwargs: Any) -> Any:
+    """Call handler ``op`` of the worker at ``to`` from a task thread of ``worker``, and wait for the answer."""
+    return sync(worker.loop, getattr(worker.rpc(to), op), **kwargs)
+
+
+async def call(server: Any, to: str, op: str, /, **kwargs: Any) -> Any:
+    """Call handler ``op`` of the server at ``to`` from ``server``'s event loop."""
+    return await getattr(server.rpc(to), op)(**kwargs)
+
+
+@asynccontextmanager
+async def scheduler_rpc(address: str, timeout: float, security: Security | None) -> AsyncIterator[Any]:
+    """A short-lived connection to a scheduler, without a Client (the Jupyter server uses it)."""
+    args = (security or Security()).get_connection_args("client")
+    async with rpc(address, timeout=timeout, connection_args=args) as scheduler:
+        yield scheduler

@@ -1,0 +1,243 @@
+"""Who spawned whom: a scheduler plugin recording the parent of every task submitted from inside a task.
+
+Dask's client sends the key of the submitting task with every graph
+(``submitting_task``) but the scheduler keeps it only for priorities. This
+plugin keeps it, which gives, for any client (ours or Dask's own
+``get_client()``):
+
+- ``nest_tree``: the tree of descendants of a task, with states;
+- ``nest_error_chain``: the chain of tasks from a root to the one that raised;
+- cancellation of descendants: when a task ends without a result (cancelled,
+  released before it finished, or erred), every descendant still pending or
+  running is cancelled, and anything a dead task submits afterwards is cancelled
+  on arrival. No orphan keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import reprlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+from dask.utils import key_split
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from .. import _dask
+from .._wire import (
+    ADOPT_HANDLER,
+    ERROR_CHAIN_HANDLER,
+    LATEST_TREE_HANDLER,
+    LINEAGE_PLUGIN,
+    PARENT_ANNOTATION,
+    TREE_HANDLER,
+    ErrorLink,
+    Hidden,
+    TreeNode,
+)
+
+_submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
+_short = reprlib.Repr()
+_short.maxstring = 30
+_short.maxother = 30
+_short.maxlist = _short.maxtuple = _short.maxdict = 4
+_short.maxlevel = 2
+
+
+def short_call(ts: Any, name: str) -> str:
+    """``fib(3)`` for a scheduler task's function and arguments, shortened for display."""
+    args, kwargs = _dask.task_arguments(ts)
+
+    def show(value: Any) -> str:
+        if _dask.is_reference(value):
+            return f"<{key_split(value.key)}>"
+        return _short.repr(_dask.literal(value))
+
+    try:
+        parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
+    except Exception:
+        return f"{name}(...)"
+    return f"{name}({', '.join(parts)})"
+
+
+class LineagePlugin(SchedulerPlugin):
+    """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
+
+    Parameters
+    ----------
+    max_tasks : int
+        How many finished tasks to remember; the oldest are forgotten first.
+
+    Examples
+    --------
+    >>> client.register_plugin(LineagePlugin())  # doctest: +SKIP
+    """
+
+    name = LINEAGE_PLUGIN
+    idempotent = True
+
+    def __init__(self, max_tasks: int = 200_000) -> None:
+        self.max_tasks = max_tasks
+        self.parent: dict[Any, Any] = {}
+        self.children: dict[Any, list[Any]] = {}
+        # How tasks ended: ``outcome`` while the scheduler still holds them,
+        # ``final`` (bounded, oldest dropped first) once it has forgotten them.
+        self.outcome: dict[Any, str] = {}
+        self.final: OrderedDict[Any, str] = OrderedDict()
+        self.calls: dict[Any, str] = {}
+        self.roots: OrderedDict[Any, None] = OrderedDict()  # tasks with children and no parent, newest last
+        self.scheduler: Any = None
+        self._unhook: Any = None
+
+    async def start(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self._unhook = _dask.hook_update_graph(scheduler, _submitting_task)
+        scheduler.handlers.update({
+            TREE_HANDLER: self.tree,
+            ERROR_CHAIN_HANDLER: self.error_chain,
+            ADOPT_HANDLER: self.adopt,
+            LATEST_TREE_HANDLER: self.latest_tree,
+        })
+
+    async def close(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+
+    def update_graph(self, scheduler: Any, *, tasks: list[Any], annotations: dict[str, dict[Any, Any]],
+                     **kwargs: Any) -> None:
+        # Work offered by @nest is submitted off the task's thread and names its parent itself.
+        named = annotations.get(PARENT_ANNOTATION, {})
+        parent = _submitting_task.get() or next(iter(named.values()), None)
+        if parent is None:
+            return
+        if parent not in self.parent:
+            self.roots[parent] = None
+            self.roots.move_to_end(parent)
+            while len(self.roots) > 100:
+                self.roots.popitem(last=False)
+        siblings = self.children.setdefault(parent, [])
+        for key in tasks:
+            if key != parent and key not in self.parent:
+                self.parent[key] = parent
+                siblings.append(key)
+        # A task's submissions may arrive after it finished (they travel on another
+        # connection), so only a parent that was cancelled or failed disowns them.
+        if self.state(parent) in ("cancelled", "erred"):
+            asyncio.get_running_loop().call_soon(self._cancel, list(tasks), parent)
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if finish == "erred":
+            ts = self.scheduler.tasks.get(key)
+            if ts is not None:
+                self.calls[key] = short_call(ts, key_split(key))
+            self.outcome[key] = "erred"
+            self._cancel(self.children.get(key, ()), key)
+        elif finish == "memory":
+            self.outcome[key] = "finished"
+        elif finish == "forgotten":
+            outcome = self.outcome.pop(key, None)
+            if outcome is None:
+                outcome = "cancelled"
+                self._cancel(self.children.get(key, ()), key)
+            self.final[key] = outcome
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self.final) > self.max_tasks:
+            key, _ = self.final.popitem(last=False)
+            self.parent.pop(key, None)
+            self.children.pop(key, None)
+            self.calls.pop(key, None)
+
+    async def adopt(self, keys: list[Any], client: str, timeout: float = 10.0) -> list[Any]:
+        """Make ``client`` hold ``keys``, waiting for them to arrive first.
+
+        A task's submissions travel on its worker's client connection, so a
+        future it returns can reach the notebook before its task reaches the
+        scheduler; a plain "client desires keys" would then be ignored.
+        Returns the keys that never arrived.
+        """
+        deadline = time.monotonic() + timeout
+        while any(k not in self.scheduler.tasks for k in keys) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        known = [k for k in keys if k in self.scheduler.tasks]
+        _dask.desire_keys(self.scheduler, known, client)
+        return [k for k in keys if k not in self.scheduler.tasks]
+
+    def latest_tree(self, max_nodes: int = 300) -> TreeNode | None:
+        """The tree of the most recent task that spawned others without being spawned itself."""
+        latest = next(reversed(self.roots), None)
+        return None if latest is None else self.tree(latest, max_nodes=max_nodes)
+
+    def live_children(self, key: Any) -> int:
+        """How many children of ``key`` have not ended yet (what a seceded task waits on)."""
+        tasks = self.scheduler.tasks
+        return sum(1 for c in self.children.get(key, ()) if c in tasks and tasks[c].state in _dask.LIVE_STATES)
+
+    def descendants(self, key: Any) -> list[Any]:
+        out, stack = [], list(self.children.get(key, ()))
+        while stack:
+            k = stack.pop()
+            out.append(k)
+            stack.extend(self.children.get(k, ()))
+        return out
+
+    def _cancel(self, keys: Any, because: Any) -> None:
+        _dask.cancel_for_their_clients(
+            self.scheduler,
+            list(keys) + [d for k in keys for d in self.descendants(k)],
+            reason="parent-cancelled",
+            msg=f"its parent task {because!r} ended without a result (jupyter_nest cancels orphans)",
+        )
+
+    def state(self, key: Any) -> str:
+        ts = self.scheduler.tasks.get(key)
+        if ts is not None:
+            return "finished" if ts.state == "memory" else ts.state
+        return self.final.get(key, "forgotten")
+
+    def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
+             max_summary: int = 20_000) -> TreeNode:
+        """The descendants of ``key`` as nested dicts; large or deep subtrees are summarised, not listed."""
+        budget = [max_nodes]
+
+        def summary(keys: list[Any]) -> Hidden:
+            # Counted on the scheduler's event loop: stop at max_summary tasks, say so.
+            states: dict[str, int] = {}
+            total = 0
+            stack = list(keys)
+            while stack and total < max_summary:
+                k = stack.pop()
+                stack.extend(self.children.get(k, ()))
+                s = self.state(k)
+                states[s] = states.get(s, 0) + 1
+                total += 1
+            return {"tasks": total, "states": states, "more": bool(stack)}
+
+        def node(k: Any, depth: int) -> TreeNode:
+            budget[0] -= 1
+            kids = self.children.get(k, [])
+            out: TreeNode = {"key": k, "name": key_split(k), "state": self.state(k), "children": []}
+            if depth < max_depth:
+                for child in kids[:max_children]:
+                    if budget[0] <= 0:
+                        break
+                    out["children"].append(node(child, depth + 1))
+            hidden = kids[len(out["children"]):]
+            if hidden:
+                out["hidden"] = summary(hidden)
+            return out
+
+        return node(key, 0)
+
+    def error_chain(self, key: Any) -> list[ErrorLink]:
+        """The tasks from ``key`` down to the one that raised, following erred children."""
+        chain: list[ErrorLink] = []
+        seen = set()
+        while key is not None and key not in seen:
+            seen.add(key)
+            chain.append({"key": key, "call": self.calls.get(key, f"{key_split(key)}(...)")})
+            key = next((c for c in self.children.get(key, ()) if self.state(c) == "erred"), None)
+        return chain

@@ -1,0 +1,142 @@
+"""Worker side: run a notebook cell as one task, the way IPython runs it in the kernel.
+
+The cell is compiled under its own file name, registered in ``linecache`` so
+that tracebacks show its lines, and executed in a fresh namespace holding the
+notebook globals it reads; the value of its last expression is the task's
+result. Top-level ``await`` works as in IPython.
+
+Like ``capture``, this module is shipped to workers by value:
+standard library, dask, distributed and cloudpickle only, no module state.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import builtins
+import ctypes
+import inspect
+import linecache
+from types import CodeType
+from typing import Any
+
+import cloudpickle
+import dask
+from distributed.worker import get_worker
+
+from .capture import ANNOTATION, TOPIC, cell_of, install
+
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+class CellCancelled(Exception):
+    """Raised inside the threads of a cell whose submission was interrupted."""
+
+
+def remember_source(source: str, filename: str) -> None:
+    """Register ``source`` in ``linecache`` so tracebacks through ``filename`` show its lines.
+
+    Examples
+    --------
+    >>> remember_source("x = 1\\ny = 2\\n", "<example cell>")
+    >>> linecache.getline("<example cell>", 2)
+    'y = 2\\n'
+    """
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+
+
+def compile_cell(source: str, filename: str) -> tuple[CodeType | None, CodeType | None]:
+    """Compile a cell into (statements, last expression); either may be ``None``.
+
+    Raises ``SyntaxError`` (with the cell line) when the cell does not compile.
+
+    Examples
+    --------
+    >>> body, last = compile_cell("x = 2\\nx * 21", "<example>")
+    >>> ns = {}
+    >>> exec(body, ns); eval(last, ns)
+    42
+    """
+    tree = ast.parse(source, filename, "exec")
+    final = tree.body[-1] if tree.body else None
+    last = None
+    if isinstance(final, ast.Expr):
+        last = ast.Expression(final.value)
+        tree.body.pop()
+    body = compile(tree, filename, "exec", flags=_FLAGS) if tree.body else None
+    return body, (compile(last, filename, "eval", flags=_FLAGS) if last is not None else None)
+
+
+def _execute(codes: tuple[CodeType | None, CodeType | None], namespace: dict[str, Any]) -> Any:
+    body, last = codes
+    loop = None
+    try:
+        value = None
+        for code in (body, last):
+            if code is None:
+                continue
+            value = eval(code, namespace)
+            if code.co_flags & inspect.CO_COROUTINE:  # the cell awaits at top level
+                loop = loop or asyncio.new_event_loop()
+                value = loop.run_until_complete(value)
+        return value if last is not None else None
+    finally:
+        if loop is not None:
+            loop.close()
+
+
+def run_cell(cell: dict[str, str], pickled: dict[str, bytes], direct: dict[str, Any]) -> Any:
+    """The task: run ``cell`` with the notebook globals it reads, return its last value.
+
+    Parameters
+    ----------
+    cell : dict
+        ``source``, ``filename`` and ``id`` (the cell's output channel).
+    pickled : dict
+        Notebook globals, each pickled with cloudpickle in the kernel.
+    direct : dict
+        Notebook globals holding futures, which Dask has replaced by their values.
+
+    Examples
+    --------
+    >>> spec = {"source": "x * 2", "filename": "<c>", "id": "cell-id"}
+    >>> client.submit(run_cell, spec, {"x": cloudpickle.dumps(21)}, {}).result()  # doctest: +SKIP
+    42
+    """
+    worker = get_worker()
+    hub = install(worker)
+    worker.log_event(TOPIC, {"cell": cell["id"], "started": worker.address})
+    remember_source(cell["source"], cell["filename"])
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update({name: cloudpickle.loads(blob) for name, blob in pickled.items()})
+    namespace.update(direct)
+    try:
+        codes = compile_cell(cell["source"], cell["filename"])
+        # Tasks the cell submits carry its name, so their output comes back to it too.
+        with dask.annotate(**{ANNOTATION: cell["id"]}):
+            return _execute(codes, namespace)
+    finally:
+        hub.flush(cell["id"])
+
+
+async def stop_cell(cell: str, dask_worker: Any) -> int:
+    """Raise :class:`CellCancelled` in every thread of this worker running a task of ``cell``.
+
+    Python cannot stop a thread from outside; the exception arrives when the
+    thread next runs Python code (not during a blocking call such as a sleep).
+    Returns how many threads were signalled. A coroutine, so that
+    ``client.run(..., wait=False)`` accepts it and an interrupt never waits on workers.
+
+    Examples
+    --------
+    >>> client.run(stop_cell, submission.id, wait=False)  # doctest: +SKIP
+    """
+    hits = 0
+    for thread_id, key in list(dask_worker.active_threads.items()):
+        ts = dask_worker.state.tasks.get(key)
+        if ts is not None and cell_of(ts.annotations) == cell:
+            hits += ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread_id), ctypes.py_object(CellCancelled)
+            )
+    return hits

@@ -1,0 +1,11 @@
+"""The slot view: Bokeh figures drawn from monitor snapshots, and the live notebook widget.
+
+- ``_figures``: :class:`SlotView` and the pure functions from snapshots and trees
+  to column data (the Nest panel's server uses them too);
+- ``_widget``: :class:`SlotWidget`, the view in a notebook, kept current by a thread.
+"""
+
+from ._figures import MAX_WORKERS, SlotView, columns, status_line, tree_columns
+from ._widget import SlotWidget, widget
+
+__all__ = ["MAX_WORKERS", "SlotView", "SlotWidget", "columns", "status_line", "tree_columns", "widget"]

@@ -1,0 +1,319 @@
+"""The slot view's Bokeh figures, drawn from monitor snapshots (the view; it never touches Dask).
+
+Everything that changes lives in named ``ColumnDataSource`` objects, and
+:func:`columns` computes their data from a snapshot alone, so any host can
+embed :attr:`SlotView.layout` once and then push new columns by source name:
+the notebook widget does it from a thread, the JupyterLab panel from the browser.
+
+The picture, per worker: one row of cells for its thread-pool slots (running,
+blocked waiting on other tasks, or idle) and one row for its seceded tasks
+(waiting on children, with how many); a chart of running / seceded / queued /
+done over time; and the lineage tree of one root task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, cast
+
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.plotting import figure
+
+from .._wire import SNAPSHOT_VERSION, Snapshot, TreeNode, WorkerSlots
+
+COLORS = {
+    "running": "#1b9e77",
+    "blocked": "#d95f02",
+    "seceded": "#7570b3",
+    "idle": "#e6e6e6",
+    "more": "#bdbdbd",
+    "gone": "#f4cccc",
+}
+TREE_COLORS = {
+    "processing": COLORS["running"], "finished": "#66a61e", "erred": "#e7298a", "cancelled": "#999999",
+    "waiting": "#e6ab02", "queued": "#e6ab02", "no-worker": "#e6ab02", "released": "#cccccc",
+    "forgotten": "#cccccc", "hidden": "#bdbdbd",
+}
+MAX_WORKERS = 16
+MAX_SECEDED = 12
+HISTORY = 600
+
+_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker")
+# Ages are computed in the browser from ``since`` (epoch seconds), so a running
+# task's cell need not be resent every update just because it got older.
+_AGE_JS = """
+    if (!value) { return "" }
+    const s = Date.now() / 1000 - value
+    return s < 120 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min"
+"""
+
+
+def _short(text: str, width: int = 10) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _seceded_count(w: WorkerSlots) -> int:
+    """A worker's seceded tasks: those the snapshot lists, and those it only counts."""
+    return len(w["seceded"]) + w.get("seceded_more", 0)
+
+
+def _worker_cells(w: WorkerSlots, row: int, cells: dict[str, list[Any]]) -> None:
+    blocked = {b["key"] for b in w.get("blocked", ())}
+
+    def add(x: int, y: float, state: str, label: str, key: str = "", since: float = 0.0, detail: str = "") -> None:
+        for name, value in zip(_CELL_COLUMNS, (x, y, COLORS[state], label, key, state, since, detail, w["address"]),
+                               strict=True):
+            cells[name].append(value)
+
+    slots_y, seceded_y = -2.0 * row, -2.0 * row - 1
+    gone = w.get("status") not in ("running", None)
+    for i, slot in enumerate(w["slots"]):
+        if slot is None:
+            add(i, slots_y, "gone" if gone else "idle", "", detail="idle slot")
+            continue
+        state = "blocked" if slot["key"] in blocked else "running"
+        detail = "waiting on other tasks without seceding" if state == "blocked" else ""
+        if slot.get("inline"):
+            detail = f"{slot['inline']:,} child calls run inline"
+        add(i, slots_y, state, _short(slot["name"]), slot["key"], slot["since"], detail)
+    seceded = sorted(w["seceded"], key=lambda s: s["since"])
+    for i, task in enumerate(seceded[:MAX_SECEDED]):
+        add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
+            f"waiting on {task.get('waiting_on', 0)} children")
+    more = _seceded_count(w) - MAX_SECEDED
+    if more > 0:
+        add(MAX_SECEDED, seceded_y, "more", f"+{more}", detail=f"{more} more seceded tasks")
+
+
+def columns(snapshot: Snapshot) -> dict[str, dict[str, list[Any]]]:
+    """The data of the slot, label and status sources for one snapshot.
+
+    Parameters
+    ----------
+    snapshot : dict
+        As :func:`jupyter_nest.monitor.snapshot` returns it (``jupyter_nest._wire.Snapshot``).
+
+    Returns
+    -------
+    dict
+        Source name -> column data, for ``nest-slots``, ``nest-labels`` and ``nest-status``.
+
+    Examples
+    --------
+    >>> snap = {"time": 10.0, "workers": [], "totals": {"workers": 0, "threads": 0, "running": 0,
+    ...         "seceded": 0, "queued": 0, "done": 0}}
+    >>> columns(snap)["nest-status"]["text"]
+    ['no workers']
+    """
+    cells: dict[str, list[Any]] = {name: [] for name in _CELL_COLUMNS}
+    labels: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
+    workers = sorted(snapshot["workers"], key=lambda w: w["address"])
+    for row, w in enumerate(workers[:MAX_WORKERS]):
+        _worker_cells(w, row, cells)
+        gone = "" if w.get("status") in ("running", None) else f" ({w['status']})"
+        name = w["address"].split("://")[-1]
+        labels["x"] += [-0.6, -0.6]
+        labels["y"] += [-2.0 * row, -2.0 * row - 1]
+        labels["text"] += [f"{name}{gone} slots", f"seceded · {w.get('queued', 0)} queued"]
+    cut = workers[MAX_WORKERS:]
+    if cut:
+        row = MAX_WORKERS
+        busy = sum(1 for w in cut for s in w["slots"] if s)
+        labels["x"].append(-0.6)
+        labels["y"].append(-2.0 * row)
+        labels["text"].append(
+            f"+{len(cut)} more workers: {busy}/{sum(w['nthreads'] for w in cut)} slots busy, "
+            f"{sum(_seceded_count(w) for w in cut)} seceded (not drawn)"
+        )
+    status: dict[str, list[Any]] = {"x": [0], "y": [0], "text": [status_line(snapshot)]}
+    return {"nest-slots": cells, "nest-labels": labels, "nest-status": status}
+
+
+def status_line(snapshot: Snapshot, problem: str | None = None) -> str:
+    """``2 workers · 3/4 slots busy · 5 seceded · 12 queued · 340 done``, or what went wrong."""
+    t = snapshot["totals"]
+    if problem:
+        return problem
+    if not t["workers"]:
+        return "no workers"
+    return (f"{t['workers']} worker{'s' if t['workers'] != 1 else ''} · {t['running']}/{t['threads']} slots busy · "
+            f"{t['seceded']} seceded · {t['queued']} queued · {t['done']:,} done")
+
+
+class CountsHistory:
+    """Totals over time, for the counts chart: one point per snapshot, the last ``HISTORY`` kept."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.points: deque[dict[str, float]] = deque(maxlen=HISTORY)
+
+    def point(self, snapshot: Snapshot) -> dict[str, list[float]] | None:
+        """Add a snapshot; the new point as one-row column data (for ``stream``), or None.
+
+        A point is kept when the totals changed, or a second after the last one.
+        """
+        if self.start is None:
+            self.start = snapshot["time"]
+        t = snapshot["totals"]
+        point = {"t": snapshot["time"] - self.start, "running": t["running"], "seceded": t["seceded"],
+                 "queued": t["queued"], "done": t["done"]}
+        if self.points:
+            last = self.points[-1]
+            same = all(point[k] == last[k] for k in ("running", "seceded", "queued", "done"))
+            if same and point["t"] - last["t"] < 1:
+                return None
+        self.points.append(point)
+        return {k: [v] for k, v in point.items()}
+
+    def columns(self) -> dict[str, list[float]]:
+        return {k: [p[k] for p in self.points] for k in ("t", "running", "seceded", "queued", "done")}
+
+
+def tree_columns(tree: TreeNode | None, max_nodes: int = 400) -> dict[str, dict[str, list[Any]]]:
+    """Node and edge data for a lineage tree (as ``jupyter_nest.task_tree(...).root``): depth across, leaves down."""
+    nodes: dict[str, list[Any]] = {"x": [], "y": [], "color": [], "label": [], "key": [], "state": []}
+    edges: dict[str, list[Any]] = {"x0": [], "y0": [], "x1": [], "y1": []}
+    if tree is None:
+        return {"nest-tree-nodes": nodes, "nest-tree-edges": edges}
+    next_row = [0.0]
+
+    def place(node: TreeNode, depth: int) -> float:
+        if len(nodes["x"]) >= max_nodes:
+            return next_row[0]
+        ys = [place(child, depth + 1) for child in node["children"]]
+        hidden = node.get("hidden")
+        if hidden:
+            y = -next_row[0]
+            next_row[0] += 1
+            states = ", ".join(f"{n} {s}" for s, n in sorted(hidden["states"].items()))
+            for name, value in zip(nodes, (depth + 1, y, TREE_COLORS["hidden"], f"+{hidden['tasks']}", "", states),
+                                   strict=True):
+                nodes[name].append(value)
+            ys.append(y)
+        if ys:
+            y = sum(ys) / len(ys)
+        else:
+            y = -next_row[0]
+            next_row[0] += 1
+        for child_y in ys:
+            edges["x0"].append(depth)
+            edges["y0"].append(y)
+            edges["x1"].append(depth + 1)
+            edges["y1"].append(child_y)
+        for name, value in zip(nodes, (depth, y, TREE_COLORS.get(node["state"], "#cccccc"), node["name"],
+                                       str(node["key"]), node["state"]), strict=True):
+            nodes[name].append(value)
+        return y
+
+    place(tree, 0)
+    return {"nest-tree-nodes": nodes, "nest-tree-edges": edges}
+
+
+class SlotView:
+    """The Bokeh layout of the slot view, and how to bring it up to date.
+
+    Examples
+    --------
+    >>> view = SlotView()
+    >>> sorted(view.sources)
+    ['nest-counts', 'nest-labels', 'nest-slots', 'nest-status', 'nest-tree-edges', 'nest-tree-nodes']
+    """
+
+    def __init__(self) -> None:
+        self.history = CountsHistory()
+        empty: Snapshot = {"version": SNAPSHOT_VERSION, "time": time.time(), "scheduler": "", "workers": [],
+                           "totals": {"workers": 0, "threads": 0, "running": 0, "seceded": 0, "queued": 0,
+                                      "waiting": 0, "done": 0, "erred": 0}}
+        data = {**columns(empty), **tree_columns(None), "nest-counts": self.history.columns()}
+        self.sources = {name: ColumnDataSource(data=d, name=name) for name, d in data.items()}
+        self.layout = column(self._status(), self._slots(), self._counts(), self._tree(),
+                             sizing_mode="stretch_width", name="nest-slot-view")
+        self._last: dict[str, Any] = {}
+
+    def _status(self) -> Any:
+        fig = figure(height=34, toolbar_location=None, x_range=Range1d(start=0, end=1),
+                     y_range=Range1d(start=-1, end=1), sizing_mode="stretch_width", min_border=0,
+                     outline_line_color=None)
+        fig.axis.visible = False
+        fig.grid.visible = False
+        fig.text("x", "y", "text", source=self.sources["nest-status"], text_font_size="13px",
+                 text_baseline="middle", x_offset=4)
+        return fig
+
+    def _slots(self) -> Any:
+        fig = figure(height=260, toolbar_location=None, x_range=Range1d(start=-7, end=MAX_SECEDED + 1),
+                     sizing_mode="stretch_width",
+                     title="Task slots (top row) and seceded tasks (bottom row) per worker")
+        fig.axis.visible = False
+        fig.grid.visible = False
+        cells = fig.rect("x", "y", width=0.92, height=0.8, fill_color="color", line_color=None,
+                         source=self.sources["nest-slots"])
+        fig.text("x", "y", "label", source=self.sources["nest-slots"], text_align="center",
+                 text_baseline="middle", text_font_size="10px")
+        fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="right",
+                 text_baseline="middle", text_font_size="11px")
+        fig.add_tools(HoverTool(renderers=[cells], tooltips=[
+            ("task", "@key"), ("state", "@state"), ("for", "@since{custom}"), ("", "@detail"), ("worker", "@worker")],
+            formatters={"@since": CustomJSHover(code=_AGE_JS)}))
+        return fig
+
+    def _counts(self) -> Any:
+        src = self.sources["nest-counts"]
+        counts, done = Range1d(start=0, end=4), Range1d(start=0, end=10)
+        fig = figure(height=170, toolbar_location=None, sizing_mode="stretch_width",
+                     title="Over time (s): running, seceded, queued; done on the right axis",
+                     y_range=counts)
+        for name in ("running", "seceded", "queued"):
+            fig.line("t", name, source=src, color=COLORS.get(name, "#e6ab02"), legend_label=name, line_width=2)
+        fig.extra_y_ranges = {"done": done}
+        fig.add_layout(LinearAxis(y_range_name="done"), "right")
+        fig.line("t", "done", source=src, y_range_name="done", color="#666666", legend_label="done",
+                 line_dash="dashed")
+        fig.legend.location = "top_left"
+        fig.legend.orientation = "horizontal"
+        fig.legend.label_text_font_size = "10px"
+        self._count_ranges = (counts, done)
+        return fig
+
+    def _tree(self) -> Any:
+        fig = figure(height=260, toolbar_location=None, sizing_mode="stretch_width",
+                     title="Task tree of the latest root (depth across)")
+        fig.axis.visible = False
+        fig.grid.visible = False
+        fig.segment("x0", "y0", "x1", "y1", source=self.sources["nest-tree-edges"], color="#bbbbbb")
+        nodes = fig.scatter("x", "y", size=9, color="color", source=self.sources["nest-tree-nodes"])
+        fig.add_tools(HoverTool(renderers=[nodes], tooltips=[("task", "@label"), ("state", "@state"),
+                                                             ("key", "@key")]))
+        return fig
+
+    def _set(self, name: str, data: dict[str, list[Any]]) -> bool:
+        if self._last.get(name) == data:
+            return False
+        self._last[name] = data
+        self.sources[name].data = data
+        return True
+
+    def update(self, snapshot: Snapshot, problem: str | None = None) -> None:
+        """Bring the slots, status and counts up to date with a snapshot (sends only what changed)."""
+        data = columns(snapshot)
+        if problem:
+            data["nest-status"]["text"] = [status_line(snapshot, problem)]
+        for name, d in data.items():
+            self._set(name, d)
+        point = self.history.point(snapshot)
+        if point is None:
+            return
+        self.sources["nest-counts"].stream(dict(point), rollover=HISTORY)
+        counts, done = self._count_ranges
+        peak = max(max(p["running"], p["seceded"], p["queued"]) for p in self.history.points)
+        if peak + 1 > cast(float, counts.end):
+            counts.end = max(4, int(peak * 1.5) + 1)
+        if point["done"][0] + 1 > cast(float, done.end):
+            done.end = max(10, int(point["done"][0] * 1.5) + 1)
+
+    def update_tree(self, tree: TreeNode | None) -> None:
+        """Redraw the lineage tree (``TaskTree.root``), or clear it."""
+        for name, d in tree_columns(tree).items():
+            self._set(name, d)

@@ -1,0 +1,202 @@
+"""The live slot view in a notebook: a Bokeh layout in a ``jupyter_bokeh.BokehModel``, kept current by one thread.
+
+Kernel-loop callbacks do not run while a cell blocks (in ``future.result()``,
+exactly when one wants to look), so a daemon thread polls the monitor's
+snapshots and updates the Bokeh document. Bokeh documents are not thread-safe:
+every change, the thread's and the browser's (``_sync_model``), happens under
+one lock. Only sources whose data changed are sent. Closing the widget, or
+stopping the cluster, ends the thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from distributed import Future
+from jupyter_bokeh import BokehModel
+
+from .. import cluster, config
+from .._wire import Snapshot, TreeNode
+from ..monitor import snapshot
+from ..runtime import tree_data
+from ._figures import SlotView, status_line
+
+_bokehjs_loaded = False
+
+
+def _load_bokehjs() -> None:
+    """Put BokehJS in the page once per kernel, from the installed bokeh package (no CDN)."""
+    global _bokehjs_loaded
+    if not _bokehjs_loaded:
+        from bokeh.io import output_notebook
+        from bokeh.resources import INLINE
+
+        output_notebook(INLINE, hide_banner=True)
+        _bokehjs_loaded = True
+
+
+class _Model(BokehModel):
+    """A BokehModel whose browser events change the document under the view's lock."""
+
+    def __init__(self, layout: Any, lock: threading.Lock, on_close: Any) -> None:
+        self._nest_lock = lock
+        self._nest_on_close = on_close
+        self._nest_closed = False
+        super().__init__(layout)
+
+    def _sync_model(self, *args: Any) -> None:
+        with self._nest_lock:
+            super()._sync_model(*args)
+
+    def close(self) -> None:
+        if self._nest_closed:  # ipywidgets closes again on garbage collection; Bokeh refuses twice
+            return
+        self._nest_closed = True
+        self._nest_on_close()
+        super().close()
+
+    def __repr__(self) -> str:
+        return "<jupyter_nest slot view>"
+
+
+class SlotWidget:
+    """Every worker's task slots, seceded tasks and queue, live, plus counts over time and a task tree.
+
+    Parameters
+    ----------
+    session : Session
+        The cluster to watch.
+    root : Future or key, optional
+        Whose task tree to draw; default the latest task that spawned others.
+    interval : float, optional
+        Seconds between updates; default ``jupyter-nest.widget.interval``.
+
+    Examples
+    --------
+    >>> import jupyter_nest
+    >>> view = jupyter_nest.widget()  # doctest: +SKIP
+    >>> view  # shows it  # doctest: +SKIP
+    >>> view.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, session: cluster.Session, root: Future | Any = None, interval: float | None = None) -> None:
+        self.session = session
+        self.client = session.client
+        self.root = root.key if isinstance(root, Future) else root
+        self.interval = config.seconds("widget.interval", interval)
+        self.lock = threading.Lock()
+        self.updates = 0
+        self._previous: Snapshot | None = None
+        self._unreachable_since: float | None = None
+        self._last_tree = 0.0
+        self._stop = threading.Event()
+        self._gone: dict[str, float] = {}
+        self.view = SlotView()
+        self.model = _Model(self.view.layout, self.lock, self._stop_updates)
+        self._thread = threading.Thread(target=self._run, name="jupyter-nest-slot-view", daemon=True)
+        self._thread.start()
+
+    def show_tree(self, root: Future | Any) -> None:
+        """Draw the task tree of ``root`` (a future or a key) from now on."""
+        self.root = root.key if isinstance(root, Future) else root
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _tree(self) -> TreeNode | None:
+        return tree_data(self.client, self.root, max_nodes=300, timeout=2)
+
+    def _problem(self, snap: Snapshot, previous: Snapshot | None) -> str | None:
+        now = time.time()
+        if previous is not None:
+            before = {w["address"] for w in previous["workers"]}
+            for address in before - {w["address"] for w in snap["workers"]}:
+                self._gone[address] = now
+        self._gone = {a: t for a, t in self._gone.items() if now - t < 30}
+        if self._gone:
+            return status_line(snap) + " · worker left: " + ", ".join(sorted(self._gone))
+        return None
+
+    def refresh(self) -> bool:
+        """Fetch a snapshot and redraw now (the update thread does this every ``interval``).
+
+        Returns False once the cluster has stopped (the view then says so and stays as it is).
+        """
+        with self.lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        if self.client.status not in ("running", "connecting"):
+            if self._previous is not None:
+                self.view.update({**self._previous, "time": time.time()},
+                                 problem=f"cluster stopped ({self.client.status}); this view is final")
+            return False
+        try:
+            snap = snapshot(self.client, timeout=max(2 * self.interval, 2))
+            problem = self._problem(snap, self._previous)
+            self._unreachable_since = None
+        except Exception as error:
+            if self._previous is None:
+                return True
+            self._unreachable_since = self._unreachable_since or time.time()
+            stamp = time.strftime("%H:%M:%S", time.localtime(self._unreachable_since))
+            snap = {**self._previous, "time": time.time()}
+            problem = (f"scheduler {self.session.address} unreachable since {stamp} "
+                       f"({type(error).__name__}); showing the last picture")
+        self.view.update(snap, problem)
+        if self._unreachable_since is None and time.monotonic() - self._last_tree > 1:
+            self._last_tree = time.monotonic()
+            try:
+                self.view.update_tree(self._tree())
+            except Exception:
+                self.view.update_tree(None)
+        self._previous = snap
+        self.updates += 1
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            if not self.refresh():
+                return
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _stop_updates(self) -> None:
+        self._stop.set()
+        thread = getattr(self, "_thread", None)  # absent when __init__ failed half way
+        if thread is not None and threading.current_thread() is not thread:
+            thread.join(timeout=5)
+
+    def close(self) -> None:
+        """Stop updating and remove the view."""
+        self.model.close()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        _load_bokehjs()
+        display(self.model)
+
+    def __repr__(self) -> str:
+        return "<jupyter_nest slot view>"
+
+
+def widget(root: Future | Any = None, interval: float | None = None) -> SlotWidget:
+    """The live slot view of this kernel's cluster; display it (the last expression of a cell does).
+
+    Parameters
+    ----------
+    root : Future or key, optional
+        Whose task tree to draw; default the latest task that spawned others.
+    interval : float, optional
+        Seconds between updates (default ``jupyter-nest.widget.interval``).
+
+    Examples
+    --------
+    >>> import jupyter_nest
+    >>> jupyter_nest.widget()  # doctest: +SKIP
+    """
+    return SlotWidget(cluster.require("The slot view"), root=root, interval=interval)

@@ -1,0 +1,77 @@
+"""Real Dask processes started as a remote cluster would be, and waiting for processes to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+
+def wait_gone(pids: list[int], timeout: float = 20) -> list[int]:
+    """Wait for processes to exit; return those still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    return alive
+
+
+class DaskProcesses:
+    """A ``dask scheduler`` and ``dask worker`` started as separate processes, like a remote cluster."""
+
+    def __init__(self, tmp_path: Path, workers: int = 1, threads: int = 1, extra: list[str] = ()) -> None:
+        scheduler_file = tmp_path / "scheduler.json"
+        bindir = Path(sys.executable).parent
+        env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+        self.procs = [
+            subprocess.Popen(
+                [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                 "--no-dashboard", "--scheduler-file", str(scheduler_file), *extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            )
+        ]
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            if time.monotonic() > deadline:
+                self.close()
+                raise TimeoutError("dask scheduler did not write its scheduler file")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        self.procs.append(
+            subprocess.Popen(
+                [str(bindir / "dask"), "worker", self.address, "--nworkers", str(workers),
+                 "--nthreads", str(threads), "--host", "127.0.0.1", "--no-dashboard", *extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            )
+        )
+
+    def wait_for_workers(self, n: int, timeout: float = 60) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=timeout) as c:
+            c.wait_for_workers(n, timeout=timeout)
+
+    def pids(self) -> list[int]:
+        out = []
+        for p in self.procs:
+            try:
+                out += [p.pid] + [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -1,0 +1,256 @@
+"""The monitor's snapshots and the live slot view, on real clusters and in a real kernel."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+import jupyter_nest
+from jupyter_nest.view import MAX_WORKERS, columns, tree_columns
+
+pytestmark = pytest.mark.timeout(180)
+
+SETUP = """
+%load_ext jupyter_nest
+import json, time, distributed, jupyter_nest
+from jupyter_nest.monitor import snapshot
+client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
+
+def held(i):
+    distributed.Event("go").wait()
+    return i
+
+def parent(n):
+    c = jupyter_nest.get_client()
+    children = [c.submit(held, i, pure=False) for i in range(n)]
+    return sum(c.gather(children))  # our client secedes for the wait
+
+def settle(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = snapshot(client)
+        if condition(snap):
+            return snap
+        time.sleep(0.05)
+    return snapshot(client)
+"""
+
+
+@pytest.fixture(scope="module")
+def k(module_kernel):
+    module_kernel.run(SETUP).check()
+    return module_kernel
+
+
+def test_snapshot_counts_busy_seceded_queued_and_parents(k):
+    k.run("f = client.submit(parent, 3, pure=False)").check()
+    snap = k.value("settle(lambda s: s['totals']['running'] == 2 and s['totals']['seceded'] == 1)")
+    t = snap["totals"]
+    assert (t["workers"], t["threads"], t["running"], t["seceded"], t["queued"]) == (2, 2, 2, 1, 1)
+    (seceded,) = [s for w in snap["workers"] for s in w["seceded"]]
+    assert seceded["name"] == "parent" and seceded["waiting_on"] == 3
+    busy = [s for w in snap["workers"] for s in w["slots"] if s]
+    assert sorted(s["name"] for s in busy) == ["held", "held"]
+    assert all(not w["blocked"] for w in snap["workers"])  # an Event wait is not a task wait
+    tree = k.value("[c['name'] for c in jupyter_nest.task_tree(f).root['children']]")
+    assert tree == ["held", "held", "held"]
+    k.run("distributed.Event('go').set()").check()
+    assert k.value("f.result()") == 3
+    done = k.value("settle(lambda s: s['totals']['running'] == 0 and s['totals']['seceded'] == 0)")
+    assert done["totals"]["running"] == 0 and done["totals"]["seceded"] == 0
+    k.run("distributed.Event('go').clear()").check()
+
+
+def test_snapshot_by_address_needs_no_client(k):
+    snap = k.value("jupyter_nest.monitor.snapshot(client.scheduler.address)")
+    assert snap["scheduler"].startswith("tcp://127.0.0.1:") and snap["totals"]["workers"] == 2
+
+
+def test_widget_keeps_updating_while_the_cell_blocks(k):
+    shown = k.run("w = jupyter_nest.widget(interval=0.1)\nw").check()
+    assert any("application/vnd.jupyter.widget-view+json" in d for d in shown.data)
+    assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in shown.data]
+    # A parent that runs 40 short children one after the other: the slots change all the time.
+    k.run("def stepper(n):\n"
+          "    c = jupyter_nest.get_client()\n"
+          "    return sum(c.submit(time.sleep, 0.1, pure=False).result() or 1 for _ in range(n))").check()
+    blocked = k.run("client.submit(stepper, 40, pure=False).result()").check()
+    updates = [m["received"] for m in blocked.messages if m["msg_type"] == "comm_msg"]
+    assert len(updates) >= 30, len(updates)
+    assert updates[-1] - updates[0] > 3, "updates must span the blocked time, not come at the end"
+    assert k.value("w.running") is True
+    k.run("w.close()").check()
+    assert k.value("w.running") is False
+
+
+def test_the_view_says_when_a_worker_dies(k):
+    k.run("w = jupyter_nest.widget(interval=0.1)").check()
+    k.run("victim = sorted(client.scheduler_info()['workers'])[0]\n"
+          "client.run(lambda: __import__('os')._exit(1), workers=[victim], on_error='ignore')").check()
+    status = k.value("settle(lambda s: False, timeout=2) and None or w.view.sources['nest-status'].data['text'][0]")
+    assert "worker left: " in status and k.value("victim") in status
+    k.run("w.close()\nclient.wait_for_workers(2, timeout=60)").check()
+
+
+def test_stopping_the_cluster_stops_the_widget(kernel):
+    kernel.run("%load_ext jupyter_nest\n%nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+               "import jupyter_nest, time\nw = jupyter_nest.widget(interval=0.1)\ntime.sleep(0.5)").check()
+    kernel.run("%nest_cluster stop\ntime.sleep(1)").check()
+    assert kernel.value("w.running") is False
+    assert "cluster stopped" in kernel.value("w.view.sources['nest-status'].data['text'][0]")
+    reply = kernel.run("jupyter_nest.widget()")
+    assert reply.error["ename"] == "NoClusterError"
+    assert "The slot view needs a cluster" in reply.error["evalue"]
+
+
+def test_the_view_says_when_the_scheduler_goes_away(ipython, dask_processes):
+    ipython.run_line_magic("nest_cluster", f"connect {dask_processes.address}")
+    w = jupyter_nest.widget(interval=0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while w.updates < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dask_processes.procs[0].kill()
+        deadline = time.monotonic() + 20
+        while "unreachable" not in w.view.sources["nest-status"].data["text"][0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "unreachable since" in w.view.sources["nest-status"].data["text"][0]
+        assert w.running
+    finally:
+        w.close()
+    assert not w.running
+
+
+def test_updates_from_many_threads_never_interleave(ipython):
+    ipython.run_line_magic("nest_cluster", "start --workers 1 --threads 1 --no-dashboard")
+    w = jupyter_nest.widget(interval=0.01)
+    sent = []
+    real_send = w.model.send
+
+    def recording_send(content, buffers=None):
+        sent.append((threading.get_ident(), json.loads(content["payload"]) if buffers is None else None))
+        real_send(content, buffers)
+
+    w.model.send = recording_send
+    x_range = w.view.layout.children[1].x_range
+    stop = threading.Event()
+    errors = []
+
+    def refresher():
+        while not stop.is_set():
+            try:
+                w.refresh()
+            except Exception as e:  # any error here is a failure of the lock
+                errors.append(e)
+
+    def browser():
+        # what the page sends when the user pans the slot figure
+        n = 0
+        while not stop.is_set():
+            n += 1
+            w.model._sync_model(w.model, {"event": "jsevent", "kind": "ModelChanged",
+                                          "model": {"id": x_range.id}, "attr": "start", "new": -7 - n % 3}, [])
+
+    threads = [threading.Thread(target=refresher) for _ in range(3)] + [threading.Thread(target=browser)]
+    for t in threads:
+        t.start()
+    # a task runs meanwhile, as the view would watch one; on a loaded machine the threads need longer
+    # to send enough patches, so wait for them rather than for a fixed time
+    running = jupyter_nest.current().client.submit(time.sleep, 2, pure=False)
+    deadline = time.monotonic() + 30
+    while (len(sent) < 30 or not running.done()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join()
+    w.close()
+    assert not errors
+    assert len(sent) >= 30
+    assert len(sent) % 3 == 0
+    for i in range(0, len(sent), 3):
+        (t1, header), (t2, _metadata), (t3, content) = sent[i:i + 3]
+        assert t1 == t2 == t3, "a patch's three messages came from different threads"
+        assert header["msgtype"] == "PATCH-DOC" and "msgtype" not in content and content["events"]
+
+
+def test_closing_the_widget_stops_its_thread(ipython):
+    ipython.run_line_magic("nest_cluster", "start --workers 1 --threads 1 --no-dashboard")
+    w = jupyter_nest.widget(interval=0.05)
+    time.sleep(0.3)
+    assert w.running
+    w.close()
+    assert not w.running
+    w.close()  # twice is fine
+
+
+def huge_snapshot(workers, threads):
+    now = time.time()
+    return {"time": now, "totals": {"workers": workers, "threads": workers * threads, "running": workers * threads,
+                                   "seceded": workers * 30, "queued": 5, "done": 1},
+            "workers": [{"address": f"tcp://10.0.{i // 250}.{i % 250}:9000", "nthreads": threads, "status": "running",
+                         "slots": [{"key": f"t-{i}-{j}", "name": "t", "since": now - 1} for j in range(threads)],
+                         "seceded": [{"key": f"s-{i}-{j}", "name": "s", "since": now - 2, "waiting_on": 2}
+                                     for j in range(30)],
+                         "blocked": [], "queued": 1} for i in range(workers)]}
+
+
+def test_a_huge_cluster_is_capped_and_says_what_was_cut():
+    t = time.perf_counter()
+    data = columns(huge_snapshot(500, 16))
+    assert time.perf_counter() - t < 1
+    rows = set(data["nest-slots"]["y"])
+    assert len(rows) == 2 * MAX_WORKERS
+    assert "+484 more workers: 7744/7744 slots busy, 14520 seceded (not drawn)" in data["nest-labels"]["text"]
+    assert "+18" in data["nest-slots"]["label"]  # 30 seceded per worker: 12 drawn, the rest counted
+    # the monitor lists the oldest 50 seceded tasks of a worker and counts the rest
+    snap = huge_snapshot(1, 1)
+    snap["workers"][0]["seceded_more"] = 970
+    assert "+988" in columns(snap)["nest-slots"]["label"]
+
+
+def test_a_tree_of_100k_tasks_is_drawn_capped():
+    # as the lineage plugin reports it: at most 100 levels, 50 children per node, the rest summarised
+    def subtree(depth):
+        return {"key": f"k{depth}", "name": "n", "state": "processing",
+                "children": [subtree(depth + 1)] if depth < 99 else [],
+                "hidden": {"tasks": 1000, "states": {"finished": 1000}}}
+
+    wide = {"key": "root", "name": "root", "state": "processing",
+            "children": [subtree(0) for _ in range(50)]}
+    t = time.perf_counter()
+    data = tree_columns(wide, max_nodes=400)
+    assert time.perf_counter() - t < 1
+    assert len(data["nest-tree-nodes"]["x"]) <= 402
+
+
+def test_lineage_summarises_a_large_real_tree(ipython):
+    ipython.run_line_magic("nest_cluster", "start --workers 2 --threads 1 --no-dashboard")
+
+    def fan_out(n):
+        c = jupyter_nest.get_client()
+        return sum(c.gather(c.map(abs, range(n), pure=False)))
+
+    client = jupyter_nest.current().client
+    future = client.submit(fan_out, 3000, pure=False)
+    assert future.result(timeout=120) == sum(range(3000))
+    t = time.perf_counter()
+    tree = jupyter_nest.task_tree(future, max_nodes=300)
+    assert time.perf_counter() - t < 5
+    assert tree.size() == 3001
+    assert sum(1 for _ in tree.nodes()) <= 300
+    assert tree.root["hidden"]["tasks"] == 3000 - 50
+
+
+
+def test_widget_subcommand_and_start_widget(kernel):
+    reply = kernel.run("%load_ext jupyter_nest\n%nest_cluster start --workers 1 --threads 1 --no-dashboard --widget")
+    reply.check()
+    plain = [d.get("text/plain") for d in reply.data]
+    assert "<jupyter_nest slot view>" in plain  # the view, shown right away
+    assert any(p and p.startswith("jupyter_nest: local cluster") for p in plain)  # and the summary
+    view = kernel.run("%nest_cluster widget").check()
+    assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in view.data]
+    assert "widget" in kernel.run("print(get_ipython().find_line_magic('nest_cluster').__doc__)").stdout
