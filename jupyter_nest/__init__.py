@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 from typing import Any
 
-from . import _compat, config
+from . import _compat, _wire, config
 from .cluster import Session, connect, current, start, stop
 from .errors import NestError, NoClusterError
 from .forkjoin import nest
@@ -65,7 +65,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     """Where JupyterLab finds the prebuilt Nest panel; ``pip install`` also copies it to share/jupyter."""
-    return [{"src": "labextension", "dest": "jupyter-nest"}]
+    return [{"src": "labextension", "dest": _wire.LABEXTENSION_NAME}]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

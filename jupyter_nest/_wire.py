@@ -55,6 +55,10 @@ RUNTIME_PACKAGE = "jupyter_nest.runtime"
 # Frames Dask's traceback shortening hides (``admin.traceback.shorten``): our client's waits.
 OUR_WAIT_FRAMES = r"jupyter_nest[\\\/]runtime[\\\/]"
 
+# The Nest panel: the lab extension's name, and the server extension's route (``<base url>/jupyter-nest/...``).
+LABEXTENSION_NAME = "jupyter-nest"
+SERVER_ROUTE = "jupyter-nest"
+
 # The registry of clusters kernels run: ``<runtime dir>/<REGISTRY_SUBDIR>/<kernel id>.json``.
 REGISTRY_SUBDIR = "jupyter-nest"
 REGISTRY_VERSION = 1
@@ -141,6 +145,7 @@ class ErrorLink(TypedDict):
 
 
 RegistryState = Literal["running", "stopped"]
+ClusterState = Literal["running", "stopped", "unreachable"]
 
 
 class TLSFiles(TypedDict):
@@ -165,3 +170,22 @@ class RegistryEntry(TypedDict):
     state: RegistryState
     started: float
     stopped: float | None
+
+
+class ClusterCard(TypedDict):
+    """One cluster as the Nest panel's ``GET /jupyter-nest/clusters`` lists it."""
+
+    kernel_id: str
+    kernel_name: str | None
+    notebook: str | None
+    execution_state: str | None
+    scheduler: str
+    dashboard: str | None
+    kind: str
+    remote: bool
+    state: ClusterState
+    reason: str | None
+    started: float
+    stopped: float | None
+    totals: Totals | None
+    snapshot_time: float | None

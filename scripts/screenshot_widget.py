@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jupyter_nest.labharness import JupyterServer, LabBrowser, seceding_recursion
+from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
 
 OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output:has(.bk-Column)"
 

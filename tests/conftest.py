@@ -12,6 +12,14 @@ from support.processes import DaskProcesses
 import jupyter_nest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The notebooks (nbval) run in real kernels with real clusters: the slow tier."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.kernel)
+
+
 @pytest.fixture
 def ipython():
     """An in-process IPython shell with the extension loaded; its cluster is stopped afterwards."""

@@ -129,8 +129,8 @@ class _NestAPI:
         Examples
         --------
         >>> from jupyter_nest import nest
-        >>> handles = nest.map(abs, [-1, -2, 3])
-        >>> nest.gather(handles)
+        >>> handles = nest.map(abs, [-1, -2, 3])  # from the notebook: one root task each  # doctest: +SKIP
+        >>> nest.gather(handles)  # doctest: +SKIP
         [1, 2, 3]
         """
         return self(fn).map(iterable, **kwargs)

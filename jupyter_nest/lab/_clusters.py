@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 
 from .. import config
-from .._wire import REGISTRY_VERSION, Snapshot, TreeNode
+from .._wire import REGISTRY_VERSION, ClusterCard, Snapshot, TreeNode
 
 SnapshotReader = Callable[..., Awaitable[Snapshot]]
 
@@ -107,7 +107,7 @@ async def latest_tree(entry: dict[str, Any], max_nodes: int = 300) -> TreeNode |
 
 
 def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],
-             snap: Snapshot | None) -> dict[str, Any]:
+             snap: Snapshot | None) -> ClusterCard:
     """What the panel shows of one cluster."""
     kernel = kernels.get(entry["kernel_id"], {})
     state = entry.get("state", "running")
@@ -118,13 +118,13 @@ def describe(entry: dict[str, Any], kernels: dict[str, dict[str, Any]],
         "kernel_name": kernel.get("name"),
         "notebook": kernel.get("path"),
         "execution_state": kernel.get("execution_state"),
-        "scheduler": entry.get("scheduler"),
+        "scheduler": entry["scheduler"],
         "dashboard": entry.get("dashboard"),
-        "kind": entry.get("kind"),
+        "kind": entry["kind"],
         "remote": entry.get("remote", False),
         "state": state,
         "reason": entry.get("reason"),
-        "started": entry.get("started"),
+        "started": entry["started"],
         "stopped": entry.get("stopped"),
         "totals": snap["totals"] if snap else None,
         "snapshot_time": snap["time"] if snap else None,
@@ -156,7 +156,7 @@ async def listing(
     folder: Path,
     kernels: dict[str, dict[str, Any]],
     snapshot: SnapshotReader | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ClusterCard]:
     """Every cluster the kernels in ``kernels`` (id -> name, path, execution_state) opened, with totals.
 
     Examples
@@ -165,7 +165,7 @@ async def listing(
     >>> asyncio.run(listing(pathlib.Path("/nonexistent"), {}))
     []
     """
-    async def one(entry: dict[str, Any]) -> dict[str, Any]:
+    async def one(entry: dict[str, Any]) -> ClusterCard:
         snap = await probe(entry, snapshot) if entry.get("state") == "running" else None
         return describe(entry, kernels, snap)
 

@@ -16,7 +16,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler
 from jupyter_server.utils import url_path_join
 
-from .._wire import REGISTRY_SUBDIR
+from .._wire import REGISTRY_SUBDIR, SERVER_ROUTE
 from . import _clusters as clusters
 from . import _view as view
 
@@ -91,7 +91,7 @@ class ClusterViewHandler(NestHandler):
 
 def setup(web_app: Any) -> None:
     """Add the handlers to a Jupyter server's tornado application."""
-    base = url_path_join(web_app.settings["base_url"], "jupyter-nest")
+    base = url_path_join(web_app.settings["base_url"], SERVER_ROUTE)
     web_app.add_handlers(".*$", [
         (url_path_join(base, "clusters"), ClustersHandler),
         (url_path_join(base, "clusters", _KERNEL, r"(?P<what>view|columns)"), ClusterViewHandler,

@@ -24,7 +24,7 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.resources import Resources
 from bokeh.util.paths import static_path
 
-from .._wire import Snapshot, TreeNode
+from .._wire import SERVER_ROUTE, Snapshot, TreeNode
 
 # A view the browser has not polled for this long is dropped; its next poll asks for a new one.
 IDLE_SECONDS = 120
@@ -48,7 +48,7 @@ def scripts(base_url: str) -> tuple[str, ...]:
     """
     from ..view import SlotView
 
-    resources = Resources(mode="server", root_url=base_url.rstrip("/") + "/jupyter-nest/")
+    resources = Resources(mode="server", root_url=f"{base_url.rstrip('/')}/{SERVER_ROUTE}/")
     bundle = bundle_for_objs_and_resources([SlotView().layout], resources)
     return tuple(str(getattr(url, "url", url)) for url in bundle.js_files)
 

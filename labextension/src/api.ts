@@ -11,7 +11,7 @@ async function request<T>(path: string): Promise<T> {
   const url = URLExt.join(settings.baseUrl, 'jupyter-nest', path);
   const response = await ServerConnection.makeRequest(url, {}, settings);
   const text = await response.text();
-  let data: any = null;
+  let data: any;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

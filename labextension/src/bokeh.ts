@@ -4,6 +4,7 @@
  */
 
 declare global {
+  // eslint-disable-next-line @typescript-eslint/naming-convention -- augments the DOM's Window
   interface Window {
     Bokeh?: any;
   }

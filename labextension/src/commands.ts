@@ -7,36 +7,18 @@ import { InputDialog, MainAreaWidget, showErrorMessage } from '@jupyterlab/apput
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ReadonlyPartialJSONObject, UUID } from '@lumino/coreutils';
 
+import { CommandIDs, INestPanel } from './commandids';
 import { clusterTitle } from './format';
 import { nestIcon } from './icon';
 import { runInKernel, scaleCode, stopCode } from './kernelactions';
 import { ClusterModel } from './model';
-import type { NestPanel } from './panel';
 import { SlotsView } from './slots';
 import { ICluster } from './types';
-
-export namespace CommandIDs {
-  export const open = 'jupyter-nest:open';
-  export const refresh = 'jupyter-nest:refresh';
-  export const showSlots = 'jupyter-nest:show-slots';
-  export const slotsTab = 'jupyter-nest:show-slots-tab';
-  export const scale = 'jupyter-nest:scale';
-  export const stop = 'jupyter-nest:stop';
-}
-
-export const PALETTE_COMMANDS = [
-  CommandIDs.open,
-  CommandIDs.refresh,
-  CommandIDs.showSlots,
-  CommandIDs.slotsTab,
-  CommandIDs.scale,
-  CommandIDs.stop
-];
 
 export function addCommands(
   app: JupyterFrontEnd,
   model: ClusterModel,
-  panel: NestPanel,
+  panel: INestPanel,
   notebooks: INotebookTracker | null
 ): void {
   const { commands, shell, serviceManager } = app;

@@ -10,7 +10,8 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
-import { addCommands, CommandIDs, PALETTE_COMMANDS } from './commands';
+import { CommandIDs, PALETTE_COMMANDS } from './commandids';
+import { addCommands } from './commands';
 import { ClusterModel } from './model';
 import { NestPanel } from './panel';
 import { NestStatus } from './statusbar';

@@ -5,7 +5,7 @@
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { CommandIDs } from './commands';
+import { CommandIDs, INestPanel } from './commandids';
 import { clusterTitle, loadText, shapeText, stateText } from './format';
 import { nestIcon } from './icon';
 import { ClusterModel } from './model';
@@ -124,7 +124,7 @@ class ClusterList extends Widget {
 }
 
 /** The side panel: a header, the cluster list and the slot view. */
-export class NestPanel extends Panel {
+export class NestPanel extends Panel implements INestPanel {
   constructor(model: ClusterModel, commands: CommandRegistry) {
     super();
     this.id = 'jupyter-nest-panel';

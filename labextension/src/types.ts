@@ -1,16 +1,69 @@
 /**
- * The JSON the server extension returns (see jupyter_nest/labserver).
+ * The JSON the server extension and the scheduler send, mirrored from the TypedDicts in
+ * jupyter_nest/_wire.py (tests/test_house.py checks that the field names agree).
  */
 
-/** Counts over the whole cluster, from the scheduler's snapshot. */
+/** Counts over the whole cluster, from the scheduler's snapshot (_wire.Totals). */
 export interface ITotals {
   workers: number;
   threads: number;
   running: number;
   seceded: number;
   queued: number;
+  waiting: number;
   done: number;
   erred: number;
+}
+
+/** A task in a snapshot: in a slot, seceded, or blocked (_wire.SlotTask). */
+export interface ISlotTask {
+  key: string;
+  name: string;
+  since: number;
+  inline?: number;
+  waiting_on?: number;
+}
+
+/** One worker in a snapshot (_wire.WorkerSlots). */
+export interface IWorkerSlots {
+  address: string;
+  name: string;
+  nthreads: number;
+  status: string;
+  memory: number;
+  memory_limit: number;
+  slots: (ISlotTask | null)[];
+  seceded: ISlotTask[];
+  seceded_more: number;
+  blocked: ISlotTask[];
+  queued: number;
+  threads: number;
+  reported: number | null;
+}
+
+/** What the monitor's nest_snapshot handler returns (_wire.Snapshot). */
+export interface ISnapshot {
+  version: number;
+  time: number;
+  scheduler: string;
+  workers: IWorkerSlots[];
+  totals: ITotals;
+}
+
+/** Children of a tree node that are counted, not listed (_wire.Hidden). */
+export interface IHidden {
+  tasks: number;
+  states: Record<string, number>;
+  more: boolean;
+}
+
+/** A node of the lineage tree (_wire.TreeNode). */
+export interface ITreeNode {
+  key: unknown;
+  name: string;
+  state: string;
+  children: ITreeNode[];
+  hidden?: IHidden;
 }
 
 /**
@@ -19,7 +72,7 @@ export interface ITotals {
  */
 export type ClusterState = 'running' | 'stopped' | 'unreachable';
 
-/** One cluster a kernel of this server started or connected to. */
+/** One cluster a kernel of this server started or connected to (_wire.ClusterCard). */
 export interface ICluster {
   kernel_id: string;
   kernel_name: string | null;

@@ -15,7 +15,7 @@ from distributed import Client, default_client
 import jupyter_nest
 from jupyter_nest import NestError
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def magic(shell, line):

@@ -7,7 +7,7 @@ import pytest
 from support.kernels import Kernel
 from support.processes import wait_gone
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 
 def worker_pids(kernel: Kernel) -> list[int]:

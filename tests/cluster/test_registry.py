@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_nest.cluster import _registry as registry
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 
 def entry_file(kernel) -> Path:

@@ -22,7 +22,7 @@ from support.sshd_server import Keys, Netns, Sshd, free_port, netns_unavailable
 import jupyter_nest
 from jupyter_nest import NestError
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.kernel, pytest.mark.ssh]
 
 FIB = '''
 from distributed import get_client, secede, rejoin

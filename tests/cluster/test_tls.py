@@ -15,7 +15,7 @@ import jupyter_nest
 from jupyter_nest import NestError
 from jupyter_nest.errors import InsecureClusterWarning
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 
 def write_certificates(directory: Path) -> dict[str, Path]:

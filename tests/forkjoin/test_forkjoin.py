@@ -18,7 +18,7 @@ from jupyter_nest import nest, task_tree
 from jupyter_nest.forkjoin import ledger_of
 from jupyter_nest.monitor import snapshot
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 @nest

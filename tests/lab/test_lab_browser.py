@@ -18,7 +18,7 @@ import pytest
 
 from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.slow, pytest.mark.browser]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 

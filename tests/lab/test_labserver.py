@@ -17,7 +17,7 @@ from support.kernels import Kernel
 from jupyter_nest.cluster import _registry as registry
 from jupyter_nest.testing import JupyterServer
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.kernel]
 
 
 @pytest.fixture(scope="module")

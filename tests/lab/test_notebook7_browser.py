@@ -23,7 +23,7 @@ import pytest
 
 from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.browser]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 # What a clean clone does not have: build outputs, installed node modules, local venvs.

@@ -12,7 +12,7 @@ from support.launch_examples import aggregate, download_and_convert_to_list, exa
 
 import jupyter_nest
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 URI = "https://example.org/data/2026/11/29/records.csv"
 

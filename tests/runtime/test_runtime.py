@@ -11,7 +11,7 @@ import pytest
 import jupyter_nest
 from jupyter_nest import NestError, get_client, rejoin, secede, task_tree, worker_client
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 SETUP = """
 %load_ext jupyter_nest

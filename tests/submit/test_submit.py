@@ -16,7 +16,7 @@ import pytest
 from support.kernels import Kernel, Reply
 from support.processes import DaskProcesses
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.kernel]
 
 
 def record(kernel: Kernel) -> list[dict[str, Any]]:

@@ -9,9 +9,8 @@ import time
 import pytest
 
 import jupyter_nest
-from jupyter_nest.view import MAX_WORKERS, columns, tree_columns
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 SETUP = """
 %load_ext jupyter_nest
@@ -184,46 +183,6 @@ def test_closing_the_widget_stops_its_thread(ipython):
     w.close()
     assert not w.running
     w.close()  # twice is fine
-
-
-def huge_snapshot(workers, threads):
-    now = time.time()
-    return {"time": now, "totals": {"workers": workers, "threads": workers * threads, "running": workers * threads,
-                                   "seceded": workers * 30, "queued": 5, "done": 1},
-            "workers": [{"address": f"tcp://10.0.{i // 250}.{i % 250}:9000", "nthreads": threads, "status": "running",
-                         "slots": [{"key": f"t-{i}-{j}", "name": "t", "since": now - 1} for j in range(threads)],
-                         "seceded": [{"key": f"s-{i}-{j}", "name": "s", "since": now - 2, "waiting_on": 2}
-                                     for j in range(30)],
-                         "blocked": [], "queued": 1} for i in range(workers)]}
-
-
-def test_a_huge_cluster_is_capped_and_says_what_was_cut():
-    t = time.perf_counter()
-    data = columns(huge_snapshot(500, 16))
-    assert time.perf_counter() - t < 1
-    rows = set(data["nest-slots"]["y"])
-    assert len(rows) == 2 * MAX_WORKERS
-    assert "+484 more workers: 7744/7744 slots busy, 14520 seceded (not drawn)" in data["nest-labels"]["text"]
-    assert "+18" in data["nest-slots"]["label"]  # 30 seceded per worker: 12 drawn, the rest counted
-    # the monitor lists the oldest 50 seceded tasks of a worker and counts the rest
-    snap = huge_snapshot(1, 1)
-    snap["workers"][0]["seceded_more"] = 970
-    assert "+988" in columns(snap)["nest-slots"]["label"]
-
-
-def test_a_tree_of_100k_tasks_is_drawn_capped():
-    # as the lineage plugin reports it: at most 100 levels, 50 children per node, the rest summarised
-    def subtree(depth):
-        return {"key": f"k{depth}", "name": "n", "state": "processing",
-                "children": [subtree(depth + 1)] if depth < 99 else [],
-                "hidden": {"tasks": 1000, "states": {"finished": 1000}}}
-
-    wide = {"key": "root", "name": "root", "state": "processing",
-            "children": [subtree(0) for _ in range(50)]}
-    t = time.perf_counter()
-    data = tree_columns(wide, max_nodes=400)
-    assert time.perf_counter() - t < 1
-    assert len(data["nest-tree-nodes"]["x"]) <= 402
 
 
 def test_lineage_summarises_a_large_real_tree(ipython):

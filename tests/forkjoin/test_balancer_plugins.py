@@ -1,0 +1,134 @@
+"""@nest work sharing on an in-process cluster: BalancerPlugin (scheduler) and OfferPlugin (worker)
+hand pending children to idle slots as Dask tasks, without deadlock and without piling up threads.
+
+Fast tier: ``gen_cluster`` runs the scheduler and workers in this process (they share one GIL, so
+the point here is where work runs, not speed-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+# jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
+# utils_test was imported, and that must include jupyter_nest's defaults.
+import jupyter_nest  # noqa: F401
+
+# isort: split
+import distributed
+import pytest
+from distributed.utils_test import gen_cluster
+
+from jupyter_nest import _wire, nest
+from jupyter_nest.forkjoin import BalancerPlugin, OfferPlugin, ledger_of
+from jupyter_nest.forkjoin._spawn import run_root
+from jupyter_nest.runtime import LineagePlugin, RuntimePlugin
+
+pytestmark = pytest.mark.timeout(60)
+
+TWO_WORKERS = [("127.0.0.1", 1), ("127.0.0.1", 1)]
+ONE_SLOT = [("127.0.0.1", 1)]
+# The documented bound: threads stay within nthreads + 4 per worker process.
+EXTRA_THREADS_PER_WORKER = 4
+
+
+def busy(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@nest
+def fib(n):
+    if n < 2:
+        return n
+    a, b = fib.spawn(n - 1), fib.spawn(n - 2)
+    return a.result() + b.result()
+
+
+@nest
+def fib_where(n):
+    """fib(n), and the workers its leaves ran on. Each leaf costs 0.1 ms, so the 4181 leaves of
+    fib(18) take about 0.4 s: ample time for the idle worker to ask for work (it asks within
+    tens of milliseconds), short enough for the fast tier."""
+    if n < 2:
+        busy(0.0001)
+        return n, frozenset([distributed.get_worker().address])
+    a, b = fib_where.spawn(n - 1), fib_where.spawn(n - 2)
+    (x, where_a), (y, where_b) = a.result(), b.result()
+    return x + y, where_a | where_b
+
+
+def spawns_and_waits(n):
+    """A plain Dask task that spawns a @nest root and waits for it (it must give its slot up)."""
+    return fib.spawn(n).result()
+
+
+async def install(c):
+    for plugin in (LineagePlugin(), RuntimePlugin(), BalancerPlugin(), OfferPlugin()):
+        await c.register_plugin(plugin)
+
+
+async def until(predicate, timeout=5.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def run_sampling_threads(future):
+    """Wait for ``future``, sampling this process's thread count; return (result, peak)."""
+    peak = threading.active_count()
+    while not future.done():
+        peak = max(peak, threading.active_count())
+        await asyncio.sleep(0.002)
+    return await future, peak
+
+
+def ledgers_settled(*workers):
+    return all(not ledger_of(w).contexts and not ledger_of(w).handed_out and ledger_of(w).seceded == 0 for w in workers)
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_fib_root_shares_work_with_the_idle_worker(c, s, a, b):
+    await install(c)
+    baseline = threading.active_count()
+    root = c.submit(run_root, fib_where.fn, (18,), {}, key="fib-root", pure=False)
+    (value, where), peak = await run_sampling_threads(root)
+
+    assert value == 2584
+    # Leaves ran on both workers: children left the root's thread for the other worker.
+    assert where == {a.address, b.address}
+
+    # They left as offered Dask tasks, children of the root in the lineage plugin's tree.
+    tree = await getattr(c.scheduler, _wire.TREE_HANDLER)(key="fib-root")
+    offered = tree["children"]
+    assert offered, "no child of the root became a Dask task"
+    assert {child["name"] for child in offered} == {"fib_where"}
+    assert any(child["state"] == "finished" for child in offered)
+
+    # The worker not running the root entered @nest code (it claimed an offer): OfferPlugin said so.
+    working = {msg["address"] for _, msg in await c.get_events(_wire.WORK_TOPIC) if msg.get("working")}
+    assert working == {a.address, b.address}
+
+    # No thread explosion: within nthreads + 4 per worker (both workers live in this process).
+    allowed = sum(w.state.nthreads + EXTRA_THREADS_PER_WORKER for w in (a, b))
+    assert peak - baseline <= allowed, f"threads grew from {baseline} to {peak} (allowed +{allowed})"
+
+    # Nothing left behind in the workers' ledgers once the root is done.
+    await until(lambda: ledgers_settled(a, b), what="the fork-join ledgers to empty")
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_one_worker_one_thread_completes(c, s, a):
+    await install(c)
+    root = c.submit(run_root, fib.fn, (16,), {}, key="fib-alone", pure=False)
+    assert await root == 987
+    # A plain task that spawns a root and waits for it holds the only slot the root needs:
+    # the wait must give it up, or this deadlocks.
+    assert await c.submit(spawns_and_waits, 15, key="waits-for-fib") == 610
+    tree = await getattr(c.scheduler, _wire.TREE_HANDLER)(key="waits-for-fib")
+    assert [child["name"] for child in tree["children"]] == ["fib"]
+    await until(lambda: ledgers_settled(a), what="the fork-join ledger to empty")

@@ -1,0 +1,211 @@
+"""LineagePlugin (scheduler) and RuntimePlugin (worker) on an in-process cluster: trees, error chains,
+cancellation of orphans, and which keys count as children.
+
+Fast tier: ``gen_cluster`` runs the scheduler and workers in this process; tasks hold on
+``distributed.Event``s instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+# jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
+# utils_test was imported, and that must include jupyter_nest's defaults.
+import jupyter_nest
+
+# isort: split
+import pytest
+from distributed import Event, Future
+from distributed.utils_test import gen_cluster
+
+from jupyter_nest import _wire
+from jupyter_nest.runtime import LineagePlugin, NestClient, RuntimePlugin, _api
+
+pytestmark = pytest.mark.timeout(60)
+
+TWO_WORKERS = [("127.0.0.1", 1), ("127.0.0.1", 1)]
+
+
+async def until(predicate, timeout=5.0, what="condition"):
+    """Poll ``predicate()`` (sync or async) until it is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def plain(value):
+    """An RPC answer with msgpack's tuples turned back into lists, as the handler built it."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+async def handler(c, name, **kwargs):
+    return plain(await getattr(c.scheduler, name)(**kwargs))
+
+
+async def install(c):
+    await c.register_plugin(LineagePlugin())
+    await c.register_plugin(RuntimePlugin())
+
+
+async def tree(c, key):
+    return await handler(c, _wire.TREE_HANDLER, key=key)
+
+
+def child_keys(node):
+    return [n["key"] for n in node["children"]]
+
+
+async def no_task_runs(*workers):
+    """Wait until no worker runs a task (cancelled tasks keep their threads until they return)."""
+    await until(
+        lambda: all(not w.state.executing and not w.state.long_running for w in workers),
+        what="the workers' task threads to finish",
+    )
+
+
+# --- task functions (run on the in-process workers) ------------------------------------
+
+
+def inc(x):
+    return x + 1
+
+
+def middle(base):
+    """Two grandchildren, through jupyter_nest's worker client."""
+    client = jupyter_nest.get_client()
+    futures = [client.submit(inc, base + i, key=f"grandchild-{base}-{i}") for i in range(2)]
+    return sum(client.gather(futures))
+
+
+def root_with_children():
+    client = jupyter_nest.get_client()
+    leaves = [client.submit(inc, i, key=f"leaf-{i}") for i in range(3)]
+    mid = client.submit(middle, 10, key="middle-10")
+    return sum(client.gather(leaves)) + mid.result()
+
+
+def descend(level):
+    """Each level submits the next; the bottom one raises."""
+    if level == 0:
+        raise ValueError("bottom of the recursion")
+    return jupyter_nest.get_client().submit(descend, level - 1, key=f"descend-{level - 1}").result()
+
+
+def held(started, release):
+    Event(started).set()
+    Event(release).wait()
+    return "released"
+
+
+def waits_on_held(started, release):
+    child = jupyter_nest.get_client().submit(held, started, release, key="held-grandchild")
+    return child.result()
+
+
+def fails_after_spawning(started, release, fail):
+    child = jupyter_nest.get_client().submit(waits_on_held, started, release, key="waiting-child")
+    Event(fail).wait()
+    del child
+    raise RuntimeError("the parent fails while its descendants still run")
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_tree_lists_exact_children_and_grandchildren(c, s, a, b):
+    await install(c)
+    root = c.submit(root_with_children, key="root-with-children")
+    assert await root == (1 + 2 + 3) + (11 + 12)
+
+    node = await tree(c, root.key)
+    assert node["key"] == "root-with-children"
+    assert node["state"] == "finished"
+    assert sorted(child_keys(node)) == ["leaf-0", "leaf-1", "leaf-2", "middle-10"]
+    by_key = {n["key"]: n for n in node["children"]}
+    assert [by_key[f"leaf-{i}"]["children"] for i in range(3)] == [[], [], []]
+    assert {n["name"] for n in node["children"]} == {"leaf", "middle"}
+    assert sorted(child_keys(by_key["middle-10"])) == ["grandchild-10-0", "grandchild-10-1"]
+    assert "hidden" not in node
+
+    # The root submitted from the notebook is the latest tree root.
+    latest = await handler(c, _wire.LATEST_TREE_HANDLER)
+    assert latest["key"] == "root-with-children"
+
+    # A task nobody spawned from has no children.
+    assert (await tree(c, "leaf-0"))["children"] == []
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_error_chain_names_the_failing_recursion_root_first(c, s, a, b):
+    await install(c)
+    root = c.submit(descend, 2, key="descend-2")
+    with pytest.raises(ValueError, match="bottom of the recursion"):
+        await root
+
+    chain = await handler(c, _wire.ERROR_CHAIN_HANDLER, key="descend-2")
+    assert [link["key"] for link in chain] == ["descend-2", "descend-1", "descend-0"]
+    assert [link["call"] for link in chain] == ["descend(2)", "descend(1)", "descend(0)"]
+    assert set(chain[0]) == set(_wire.ErrorLink.__annotations__)
+
+    # From the middle, the chain starts there.
+    middle_chain = await handler(c, _wire.ERROR_CHAIN_HANDLER, key="descend-1")
+    assert [link["key"] for link in middle_chain] == ["descend-1", "descend-0"]
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_parent_that_errs_gets_its_running_descendants_cancelled(c, s, a, b):
+    await install(c)
+    started, release, fail = (Event(name, client=c) for name in ("gc-started", "gc-release", "parent-fail"))
+    root = c.submit(fails_after_spawning, started.name, release.name, fail.name, key="failing-parent")
+    assert await started.wait(timeout=10)
+
+    # Hold the child and the grandchild from the test's client too: Dask alone would never
+    # cancel keys a live client holds; only the lineage plugin's forced cancel does.
+    assert await handler(c, _wire.ADOPT_HANDLER, keys=["waiting-child", "held-grandchild"], client=c.id) == []
+    child, grandchild = Future("waiting-child", c), Future("held-grandchild", c)
+    assert s.tasks["held-grandchild"].state == "processing"
+    assert child.status == grandchild.status == "pending"
+
+    await fail.set()
+    with pytest.raises(RuntimeError, match="parent fails"):
+        await root
+    await until(
+        lambda: grandchild.status == "cancelled" and child.status == "cancelled",
+        what="the child and grandchild of the failed parent to be cancelled",
+    )
+    node = await tree(c, "failing-parent")
+    assert node["state"] == "erred"
+    assert child_keys(node) == ["waiting-child"]
+    assert child_keys(node["children"][0]) == ["held-grandchild"]
+
+    await release.set()
+    await no_task_runs(a, b)
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_runtime_plugin_closes_the_worker_client_with_the_worker(c, s, a, b):
+    await install(c)
+
+    assert await c.submit(root_with_children, key="uses-worker-clients") == 29
+    clients = [cl for w, cl in list(_api._worker_clients.items()) if w in (a, b)]
+    assert clients, "tasks that called jupyter_nest.get_client() made no worker client"
+    assert all(cl.status == "running" for cl in clients)
+
+    await a.close()
+    await b.close()
+    assert all(cl.status == "closed" for cl in clients)
+    assert not any(w in _api._worker_clients for w in (a, b))
+    assert all(isinstance(cl, NestClient) for cl in clients)
