@@ -19,6 +19,7 @@ import jupyter_nest  # noqa: F401
 import distributed
 import pytest
 from distributed.utils_test import gen_cluster
+from support.polling import until
 
 from jupyter_nest import _wire, nest
 from jupyter_nest.forkjoin import BalancerPlugin, OfferPlugin, ledger_of
@@ -68,14 +69,6 @@ def spawns_and_waits(n):
 async def install(c):
     for plugin in (LineagePlugin(), RuntimePlugin(), BalancerPlugin(), OfferPlugin()):
         await c.register_plugin(plugin)
-
-
-async def until(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def run_sampling_threads(future):

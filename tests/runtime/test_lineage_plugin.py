@@ -7,9 +7,6 @@ Fast tier: ``gen_cluster`` runs the scheduler and workers in this process; tasks
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 # jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
 # utils_test was imported, and that must include jupyter_nest's defaults.
 import jupyter_nest
@@ -18,6 +15,7 @@ import jupyter_nest
 import pytest
 from distributed import Event, Future
 from distributed.utils_test import gen_cluster
+from support.polling import until
 
 from jupyter_nest import _wire
 from jupyter_nest.runtime import LineagePlugin, NestClient, RuntimePlugin, _api
@@ -25,20 +23,6 @@ from jupyter_nest.runtime import LineagePlugin, NestClient, RuntimePlugin, _api
 pytestmark = pytest.mark.timeout(60)
 
 TWO_WORKERS = [("127.0.0.1", 1), ("127.0.0.1", 1)]
-
-
-async def until(predicate, timeout=5.0, what="condition"):
-    """Poll ``predicate()`` (sync or async) until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def plain(value):
