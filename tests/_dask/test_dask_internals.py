@@ -1,0 +1,227 @@
+"""Each accessor of ``jupyter_nest._dask`` against the installed Dask, on an in-process cluster.
+
+When a Dask release changes an internal we read, the failing test here names the accessor to fix.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+
+# jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
+# utils_test was imported, and that must include jupyter_nest's defaults.
+import jupyter_nest  # noqa: F401
+
+# isort: split
+import dask
+import distributed
+import pytest
+from distributed import Event
+from distributed.utils_test import gen_cluster
+from support.polling import until
+
+from jupyter_nest import _dask
+
+pytestmark = pytest.mark.timeout(60)
+
+ONE_SLOT = [("127.0.0.1", 1)]
+TWO_WORKERS = [("127.0.0.1", 1), ("127.0.0.1", 1)]
+
+
+def inc(x):
+    return x + 1
+
+
+def thread_facts():
+    """What a task thread learns about itself, before and after it gives its slot up."""
+    held = (_dask.task_key(), _dask.in_task(), _dask.in_pool_thread())
+    distributed.secede()
+    seceded = (_dask.task_key(), _dask.in_task(), _dask.in_pool_thread())
+    distributed.rejoin()
+    return held, seceded
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_a_task_thread_knows_its_key_and_whether_it_holds_a_slot(c, s, a):
+    held, seceded = await c.submit(thread_facts, key="facts")
+    assert held == ("facts", True, True)
+    assert seceded == ("facts", True, False)
+    assert (_dask.task_key(), _dask.in_task(), _dask.in_pool_thread()) == (None, False, False)
+
+
+def hold(release, started=None):
+    if started is not None:
+        Event(started).set()
+    Event(release).wait()
+    return threading.get_ident()
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_worker_state_readers(c, s, a):
+    release, started = Event("release", client=c), Event("started", client=c)
+    with dask.annotate(colour="blue"):
+        first = c.submit(hold, release.name, started.name, key="first")
+    await started.wait(timeout=30)
+    second = c.submit(hold, release.name, key="second")
+    await until(lambda: _dask.queued(a) == 1, what="the second task to queue on the worker")
+
+    assert _dask.nthreads(a) == 1
+    assert _dask.task_state(a, "first") == "executing"
+    assert _dask.task_state(a, "nope") is None
+    assert _dask.task_annotations(a, "first")["colour"] == "blue"
+    ident = _dask.task_threads(a)["first"]
+    assert (ident, "first") in _dask.task_thread_items(a)
+    assert ident in _dask.pool_thread_idents(a)
+    assert _dask.waits_on_futures(sys._current_frames()[ident]) is False  # it waits on an Event
+
+    await release.set()
+    assert await first == ident
+    await second
+
+
+def waits_without_seceding(release):
+    client = distributed.get_client()
+    return client.submit(hold, release, key="awaited").result()
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 2)])
+async def test_a_thread_blocked_on_futures_is_seen_as_waiting(c, s, a):
+    release = Event("release", client=c)
+    waiter = c.submit(waits_without_seceding, release.name, key="waiter")
+    await until(lambda: "awaited" in _dask.task_threads(a), what="the awaited task to run")
+
+    def waiting():
+        ident = _dask.task_threads(a).get("waiter")
+        return ident is not None and _dask.waits_on_futures(sys._current_frames().get(ident))
+
+    await until(waiting, what="the waiter to block in Client.sync")
+    frame = sys._current_frames()[_dask.task_threads(a)["waiter"]]
+    assert _dask.waits_on_futures(frame, unless_from=(__name__,)) is False  # called from this module
+    await release.set()
+    await waiter
+
+
+def submit_child():
+    client = distributed.get_client()
+    return client.submit(inc, 1, key="child").result()
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_the_update_graph_hook_sees_the_submitting_task(c, s, a, b):
+    submitter: contextvars.ContextVar[object] = contextvars.ContextVar("submitter", default=None)
+    seen = {}
+
+    class Watch(distributed.diagnostics.plugin.SchedulerPlugin):
+        def update_graph(self, scheduler, *, keys, **kwargs):
+            seen.update(dict.fromkeys(keys, submitter.get()))
+
+    s.add_plugin(Watch())
+    undo = _dask.hook_update_graph(s, submitter)
+    try:
+        assert await c.submit(submit_child, key="parent") == 2
+    finally:
+        undo()
+    assert seen["parent"] is None
+    assert seen["child"] == "parent"
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_scheduler_readers_and_actions(c, s, a):
+    base = c.submit(inc, 1, key="base")
+    await base
+    release, started = Event("release", client=c), Event("started", client=c)
+    assert _dask.free_slots(s.workers[a.address]) == 1
+    held = c.submit(hold, release.name, started.name, key="held")
+    await started.wait(timeout=30)
+    await until(lambda: _dask.free_slots(s.workers[a.address]) == 0, what="the slot to count as busy")
+    assert isinstance(_dask.worker_memory(s.workers[a.address]), int)
+
+    queued = c.submit(inc, base, key="queued-on-base")
+    await until(lambda: "queued-on-base" in s.tasks, what="the task to reach the scheduler")
+    args, kwargs = _dask.task_arguments(s.tasks["queued-on-base"])
+    assert kwargs == {} and len(args) == 1 and _dask.is_reference(args[0]) and args[0].key == "base"
+    literal_args, _ = _dask.task_arguments(s.tasks["held"])
+    assert [_dask.literal(x) for x in literal_args] == [release.name, started.name]
+    assert not any(_dask.is_reference(x) for x in literal_args)
+    assert s.tasks["queued-on-base"].state in _dask.LIVE_STATES
+
+    _dask.cancel_for_their_clients(s, ["queued-on-base", "held", "no-such-key"], reason="test", msg="cancelled here")
+    await until(lambda: queued.status == "cancelled" and held.status == "cancelled", what="both to be cancelled")
+    await release.set()
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_desire_keys_makes_a_client_hold_a_key(c, s, a):
+    async with distributed.Client(s.address, asynchronous=True) as other:
+        future = other.submit(inc, 41, key="theirs")
+        assert await future == 42
+        _dask.desire_keys(s, ["theirs"], c.id)
+        assert c.id in {cs.client_key for cs in s.tasks["theirs"].who_wants}
+
+
+class Recording(_dask.HookedClient):
+    """A client that records its hooks."""
+
+    def __init__(self, *args, **kwargs):
+        self.submits = 0
+        self.errors = []
+        super().__init__(*args, **kwargs)
+
+    def before_submit(self):
+        self.submits += 1
+
+    def error_report(self, exception, traceback):
+        self.errors.append(exception)
+        return super().error_report(exception, traceback)
+
+
+def fail():
+    raise ValueError("reported")
+
+
+@gen_cluster(nthreads=ONE_SLOT)
+async def test_client_hooks_see_every_submission_and_error_report(s, a):
+    async with Recording(s.address, asynchronous=True) as rc:
+        assert await rc.submit(inc, 1, key="ok") == 2
+        assert await rc.gather(rc.map(inc, [1, 2], key=["m1", "m2"])) == [2, 3]
+        with pytest.raises(ValueError, match="reported"):
+            await rc.submit(fail, key="bad")
+        assert rc.submits == 3
+        assert len(rc.errors) == 1
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_the_waits_of_a_client_name_their_futures(c, s, a):
+    # the coroutine and arguments Client.sync receives for result(), gather() and distributed.wait()
+    ok = c.submit(inc, 1, key="ok")
+    await ok
+    assert _dask.awaited_futures(c, ok._result, ()) == [ok]
+    assert _dask.awaited_futures(c, c._gather, ([ok],)) == [ok]
+    assert _dask.awaited_futures(c, distributed.client._wait, ([ok],)) == [ok]
+    assert _dask.awaited_futures(c, c._run_on_scheduler, (inc,)) is None
+    assert _dask.unbound_futures([ok]) == []
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_rpc_between_workers_and_to_the_scheduler(c, s, a, b):
+    b.handlers["echo_for_test"] = lambda payload: {"from": b.address, "payload": payload}
+
+    def call_b(address):
+        return _dask.call_from_task(distributed.get_worker(), address, "echo_for_test", payload=7)
+
+    assert await c.submit(call_b, b.address, workers=[a.address]) == {"from": b.address, "payload": 7}
+    assert await _dask.call(a, b.address, "echo_for_test", payload=8) == {"from": b.address, "payload": 8}
+    async with _dask.scheduler_rpc(s.address, 10, None) as scheduler:
+        assert (await scheduler.identity())["type"] == "Scheduler"
+    assert _dask.scheduler_address(c) == s.address
+
+
+def test_deploy_names_are_dask_classes():
+    assert issubclass(_dask.SSHScheduler, _dask.SSHProcess) and issubclass(_dask.SSHWorker, _dask.SSHProcess)
+    assert issubclass(_dask.SpecCluster, distributed.deploy.Cluster)
+    assert _dask.Status.running.name == "running"
+    workers, threads = _dask.nprocesses_nthreads()
+    assert workers >= 1 and threads >= 1
+    assert _dask.format_dashboard_link("127.0.0.1", 8787).endswith(":8787/status")
+    assert _dask.ssh_logger.name == "distributed.deploy.ssh"
