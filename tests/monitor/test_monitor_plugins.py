@@ -19,6 +19,7 @@ import pytest
 from distributed import Event
 from distributed.utils_test import gen_cluster
 from support.polling import until
+from support.wire import plain
 
 from jupyter_nest import _wire
 from jupyter_nest.monitor import MonitorPlugin, SlotsPlugin
@@ -36,15 +37,6 @@ async def install(c, inline_counts=None):
     await c.register_plugin(MonitorPlugin())
     kwargs = {} if inline_counts is None else {"inline_counts": inline_counts}
     await c.register_plugin(SlotsPlugin(interval=0.05, blocked_scan=0.05, **kwargs))
-
-
-def plain(value):
-    """An RPC answer with msgpack's tuples turned back into lists, as the handler built it."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 async def snapshot(c):

@@ -16,6 +16,7 @@ import pytest
 from distributed import Event, Future
 from distributed.utils_test import gen_cluster
 from support.polling import until
+from support.wire import plain
 
 from jupyter_nest import _wire
 from jupyter_nest.runtime import LineagePlugin, NestClient, RuntimePlugin, _api
@@ -23,15 +24,6 @@ from jupyter_nest.runtime import LineagePlugin, NestClient, RuntimePlugin, _api
 pytestmark = pytest.mark.timeout(60)
 
 TWO_WORKERS = [("127.0.0.1", 1), ("127.0.0.1", 1)]
-
-
-def plain(value):
-    """An RPC answer with msgpack's tuples turned back into lists, as the handler built it."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 async def handler(c, name, **kwargs):
