@@ -22,6 +22,11 @@ OFFER_PLUGIN = "jupyter-nest-offers"
 BALANCER_PLUGIN = "jupyter-nest-balancer"
 OUTPUT_PLUGIN = "jupyter-nest-output"
 
+# The name of the client each worker gives tasks that call jupyter_nest.get_client() (Dask's own is "worker").
+WORKER_CLIENT_NAME = "nest-worker"
+# Clients that hold keys on behalf of a task tree rather than of a user.
+TREE_CLIENT_NAMES = ("worker", WORKER_CLIENT_NAME)
+
 # Event topics (``worker.log_event`` -> scheduler plugins and subscribed clients).
 SLOTS_TOPIC = "jupyter-nest-slots"
 WORK_TOPIC = "jupyter-nest-work"

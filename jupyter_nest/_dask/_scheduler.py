@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from distributed.core import Status
 
-__all__ = ["LIVE_STATES", "Status", "cancel_for_their_clients", "desire_keys", "free_slots", "hook_update_graph",
-           "task_arguments", "worker_memory"]
+__all__ = [
+    "LIVE_STATES",
+    "Status",
+    "cancel_for_their_clients",
+    "desire_keys",
+    "free_slots",
+    "held_outside",
+    "hook_update_graph",
+    "is_reference",
+    "literal",
+    "task_arguments",
+    "worker_memory",
+]
 
 # Scheduler task states of a task that has not ended yet.
 LIVE_STATES = frozenset({"released", "waiting", "queued", "no-worker", "processing"})
@@ -55,12 +66,36 @@ def is_reference(value: Any) -> bool:
     return hasattr(value, "key") and not hasattr(value, "value")
 
 
-def cancel_for_their_clients(scheduler: Any, keys: Iterable[Any], reason: str, msg: str) -> None:
-    """Cancel the live tasks among ``keys`` for the client that holds each (leaving clients excepted)."""
+def _named(client_id: str, names: Iterable[str]) -> bool:
+    # A Client's id is "<class>-<name>-<uuid>", or "<class>-<uuid>" without a name (Client.__init__).
+    return any(f"-{name}-" in client_id for name in names)
+
+
+def held_outside(scheduler: Any, key: Any, client: str | None, inside: Iterable[str]) -> bool:
+    """Whether a client holds task ``key`` other than ``client`` and the clients named in ``inside``.
+
+    ``inside`` names the clients tasks use to launch tasks (Dask's worker client is named
+    ``worker``): they hold keys on behalf of a task tree, not of a user.
+    """
+    ts = scheduler.tasks.get(key)
+    return ts is not None and any(cs.client_key != client and not _named(cs.client_key, inside)
+                                  for cs in ts.who_wants)
+
+
+def cancel_for_their_clients(scheduler: Any, keys: Iterable[Any], owners: Mapping[Any, str],
+                             inside: Iterable[str], reason: str, msg: str) -> None:
+    """Cancel the live tasks among ``keys`` that no client outside their tree holds.
+
+    A key a client outside the tree holds too (see :func:`held_outside`; ``owners[key]`` is
+    the client that submitted it) is left alone: it is that client's result as well.
+    Leaving clients are skipped: they release their keys anyway.
+    """
+    inside = tuple(inside)
     by_client: dict[str, list[Any]] = {}
     for k in keys:
         ts = scheduler.tasks.get(k)
-        if ts is not None and ts.state in LIVE_STATES and ts.who_wants:
+        if (ts is not None and ts.state in LIVE_STATES and ts.who_wants
+                and not held_outside(scheduler, k, owners.get(k), inside)):
             client = next(iter(ts.who_wants)).client_key
             by_client.setdefault(client, []).append(k)
     for client, cancel in by_client.items():

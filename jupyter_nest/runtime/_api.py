@@ -28,7 +28,7 @@ from distributed import Future, Worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .. import _dask
-from .._wire import LATEST_TREE_HANDLER, RUNTIME_PLUGIN, TREE_HANDLER, TreeNode
+from .._wire import LATEST_TREE_HANDLER, RUNTIME_PLUGIN, TREE_HANDLER, WORKER_CLIENT_NAME, TreeNode
 from ..errors import NestError, NoClusterError
 from ._client import NestClient
 from ._tree import TaskTree
@@ -95,7 +95,7 @@ def _worker_client(worker: Worker, timeout: float) -> NestClient:
                 set_as_default=False,
                 asynchronous=False,
                 direct_to_workers=True,
-                name="nest-worker",
+                name=WORKER_CLIENT_NAME,
                 timeout=timeout,
             )
             _dask.close_with_worker_processes(client)

@@ -32,6 +32,7 @@ from .._wire import (
     LATEST_TREE_HANDLER,
     LINEAGE_PLUGIN,
     PARENT_ANNOTATION,
+    TREE_CLIENT_NAMES,
     TREE_HANDLER,
     ErrorLink,
     Hidden,
@@ -81,6 +82,7 @@ class LineagePlugin(SchedulerPlugin):
     def __init__(self, max_tasks: int = 200_000) -> None:
         self.max_tasks = max_tasks
         self.parent: dict[Any, Any] = {}
+        self.owner: dict[Any, str] = {}  # the client that submitted each child
         self.children: dict[Any, list[Any]] = {}
         # How tasks ended: ``outcome`` while the scheduler still holds them,
         # ``final`` (bounded, oldest dropped first) once it has forgotten them.
@@ -105,8 +107,8 @@ class LineagePlugin(SchedulerPlugin):
         if self._unhook is not None:
             self._unhook()
 
-    def update_graph(self, scheduler: Any, *, tasks: list[Any], annotations: dict[str, dict[Any, Any]],
-                     **kwargs: Any) -> None:
+    def update_graph(self, scheduler: Any, *, client: str, tasks: list[Any],
+                     annotations: dict[str, dict[Any, Any]], **kwargs: Any) -> None:
         # Work offered by @nest is submitted off the task's thread and names its parent itself.
         named = annotations.get(PARENT_ANNOTATION, {})
         parent = _submitting_task.get() or next(iter(named.values()), None)
@@ -118,14 +120,18 @@ class LineagePlugin(SchedulerPlugin):
             while len(self.roots) > 100:
                 self.roots.popitem(last=False)
         siblings = self.children.setdefault(parent, [])
-        for key in tasks:
-            if key != parent and key not in self.parent:
+        # A graph also names keys that exist already: ones a client outside the tree holds (the
+        # task resubmitted them, or depends on them). Those are not the task's to own or cancel.
+        owned = [k for k in tasks if k != parent and not _dask.held_outside(scheduler, k, client, TREE_CLIENT_NAMES)]
+        for key in owned:
+            if key not in self.parent:
                 self.parent[key] = parent
+                self.owner[key] = client
                 siblings.append(key)
         # A task's submissions may arrive after it finished (they travel on another
         # connection), so only a parent that was cancelled or failed disowns them.
         if self.state(parent) in ("cancelled", "erred"):
-            asyncio.get_running_loop().call_soon(self._cancel, list(tasks), parent)
+            asyncio.get_running_loop().call_soon(self._cancel, owned, parent)
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if finish == "erred":
@@ -148,6 +154,7 @@ class LineagePlugin(SchedulerPlugin):
         while len(self.final) > self.max_tasks:
             key, _ = self.final.popitem(last=False)
             self.parent.pop(key, None)
+            self.owner.pop(key, None)
             self.children.pop(key, None)
             self.calls.pop(key, None)
 
@@ -188,6 +195,8 @@ class LineagePlugin(SchedulerPlugin):
         _dask.cancel_for_their_clients(
             self.scheduler,
             list(keys) + [d for k in keys for d in self.descendants(k)],
+            self.owner,
+            TREE_CLIENT_NAMES,
             reason="parent-cancelled",
             msg=f"its parent task {because!r} ended without a result (jupyter_nest cancels orphans)",
         )

@@ -146,9 +146,18 @@ async def test_scheduler_readers_and_actions(c, s, a):
     assert not any(_dask.is_reference(x) for x in literal_args)
     assert s.tasks["queued-on-base"].state in _dask.LIVE_STATES
 
-    _dask.cancel_for_their_clients(s, ["queued-on-base", "held", "no-such-key"], reason="test", msg="cancelled here")
-    await until(lambda: queued.status == "cancelled" and held.status == "cancelled", what="both to be cancelled")
-    await release.set()
+    async with distributed.Client(s.address, asynchronous=True, name="user") as other:
+        also_theirs = other.submit(hold, release.name, key="held")  # the same key, wanted by a second client
+        await until(lambda: _dask.held_outside(s, "held", c.id, ()), what="the second client to hold 'held'")
+        assert not _dask.held_outside(s, "held", c.id, ("user",))  # unless that client is inside the tree
+        assert not _dask.held_outside(s, "queued-on-base", c.id, ())
+        owners = {"queued-on-base": c.id, "held": c.id}
+        _dask.cancel_for_their_clients(s, ["queued-on-base", "held", "no-such-key"], owners, (), reason="test",
+                                       msg="cancelled here")
+        await until(lambda: queued.status == "cancelled", what="the key only its owner holds to be cancelled")
+        assert held.status == "pending" and also_theirs.status == "pending"  # another client holds it too
+        await release.set()
+        assert await also_theirs == await held
 
 
 @gen_cluster(client=True, nthreads=ONE_SLOT)

@@ -13,7 +13,7 @@ import jupyter_nest
 
 # isort: split
 import pytest
-from distributed import Event, Future
+from distributed import Event
 from distributed.utils_test import gen_cluster
 from support.polling import until
 from support.wire import plain
@@ -90,10 +90,14 @@ def waits_on_held(started, release):
     return child.result()
 
 
+# Futures kept alive after their task ended, so only the lineage plugin's cancel can end their tasks
+# (the workers run in this process, so the test sees this list too).
+KEPT = []
+
+
 def fails_after_spawning(started, release, fail):
-    child = jupyter_nest.get_client().submit(waits_on_held, started, release, key="waiting-child")
+    KEPT.append(jupyter_nest.get_client().submit(waits_on_held, started, release, key="waiting-child"))
     Event(fail).wait()
-    del child
     raise RuntimeError("the parent fails while its descendants still run")
 
 
@@ -148,18 +152,17 @@ async def test_parent_that_errs_gets_its_running_descendants_cancelled(c, s, a, 
     root = c.submit(fails_after_spawning, started.name, release.name, fail.name, key="failing-parent")
     assert await started.wait(timeout=10)
 
-    # Hold the child and the grandchild from the test's client too: Dask alone would never
-    # cancel keys a live client holds; only the lineage plugin's forced cancel does.
-    assert await handler(c, _wire.ADOPT_HANDLER, keys=["waiting-child", "held-grandchild"], client=c.id) == []
-    child, grandchild = Future("waiting-child", c), Future("held-grandchild", c)
+    # The worker's client still holds the child (KEPT) and the grandchild (the child waits on it):
+    # Dask alone would let them run; only the lineage plugin's cancel ends them.
+    child = KEPT.pop()
     assert s.tasks["held-grandchild"].state == "processing"
-    assert child.status == grandchild.status == "pending"
+    assert child.status == "pending"
 
     await fail.set()
     with pytest.raises(RuntimeError, match="parent fails"):
         await root
     await until(
-        lambda: grandchild.status == "cancelled" and child.status == "cancelled",
+        lambda: child.status == "cancelled" and "held-grandchild" not in s.tasks,
         what="the child and grandchild of the failed parent to be cancelled",
     )
     node = await tree(c, "failing-parent")
@@ -185,3 +188,50 @@ async def test_runtime_plugin_closes_the_worker_client_with_the_worker(c, s, a, 
     assert all(cl.status == "closed" for cl in clients)
     assert not any(w in _api._worker_clients for w in (a, b))
     assert all(isinstance(cl, NestClient) for cl in clients)
+
+
+def resubmits_then_fails(release):
+    client = jupyter_nest.get_client()
+    again = client.submit(held, "resubmitter-started", release, key="notebook-held")
+    client.submit(inc, 0, pure=False).result()  # the same stream: the resubmission has arrived by now
+    del again
+    raise RuntimeError("the resubmitting task fails")
+
+
+def uses_and_resubmits(shared_key):
+    client = jupyter_nest.get_client()
+    own = client.submit(inc, 100, key="own-child")
+    shared = client.submit(inc, 1, key=shared_key)  # a key the notebook holds already
+    return own.result() + shared.result()
+
+
+def passes_on(value):
+    return jupyter_nest.get_client().submit(inc, value, key="uses-notebook-value").result()
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_keys_another_client_holds_are_not_the_tasks_children(c, s, a, b):
+    await install(c)
+    shared = c.submit(inc, 1, key="shared-inc")
+    assert await shared == 2
+    root = c.submit(uses_and_resubmits, "shared-inc", key="resubmitter")
+    assert await root == 101 + 2
+    assert child_keys(await tree(c, root.key)) == ["own-child"]
+
+    # a notebook future passed to a task: the task's submission depends on it, but does not own it
+    root = c.submit(passes_on, shared, key="passes-on")
+    assert await root == 3
+    assert child_keys(await tree(c, root.key)) == ["uses-notebook-value"]
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 3)])
+async def test_a_failing_task_never_cancels_a_future_the_notebook_holds(c, s, a):
+    await install(c)
+    started, release = Event("started", client=c), Event("release", client=c)
+    mine = c.submit(held, started.name, release.name, key="notebook-held")
+    assert await started.wait(timeout=30)
+    with pytest.raises(RuntimeError, match="resubmitting task fails"):
+        await c.submit(resubmits_then_fails, release.name, key="bad")
+    assert mine.status == "pending"  # before: cancelled, "its parent task 'bad' ended without a result"
+    await release.set()
+    assert await mine == "released"
