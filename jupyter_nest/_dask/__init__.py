@@ -20,7 +20,6 @@ from ._client import (
     close_on_loop,
     close_with_worker_processes,
     scheduler_address,
-    sync,
     unbound_futures,
     unpickle,
 )
@@ -52,11 +51,10 @@ from ._threads import (
     in_task,
     pool_thread_idents,
     task_key,
-    task_thread_items,
     task_threads,
     waits_on_futures,
 )
-from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_annotations, task_state
+from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state
 
 __all__ = [
     "LIVE_STATES",
@@ -92,12 +90,9 @@ __all__ = [
     "scheduler_address",
     "scheduler_rpc",
     "ssh_logger",
-    "sync",
-    "task_annotations",
     "task_arguments",
     "task_key",
     "task_state",
-    "task_thread_items",
     "task_threads",
     "unbound_futures",
     "unpickle",

@@ -39,11 +39,6 @@ def task_threads(worker: Any) -> dict[Any, int]:
     return {key: ident for ident, key in worker.active_threads.items()}
 
 
-def task_thread_items(worker: Any) -> list[tuple[int, Any]]:
-    """(thread ident, task key) for every task running on ``worker``."""
-    return list(worker.active_threads.items())
-
-
 _CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback"})
 
 

@@ -11,7 +11,7 @@ from distributed.core import rpc
 
 from ._client import sync
 
-__all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_annotations", "task_state"]
+__all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_state"]
 
 
 def nthreads(worker: Any) -> int:
@@ -28,12 +28,6 @@ def task_state(worker: Any, key: Any) -> str | None:
     """The worker-side state of task ``key`` (``executing``, ``long-running``, ``cancelled``...), or ``None``."""
     ts = worker.state.tasks.get(key)
     return None if ts is None else ts.state
-
-
-def task_annotations(worker: Any, key: Any) -> dict[str, Any] | None:
-    """The annotations of task ``key`` on ``worker``, or ``None`` when it has none (or is unknown)."""
-    ts = worker.state.tasks.get(key)
-    return None if ts is None else ts.annotations
 
 
 def call_from_task(worker: Any, to: str, op: str, /, **kwargs: Any) -> Any:

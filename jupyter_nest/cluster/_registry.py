@@ -61,11 +61,13 @@ def directory(runtime_dir: str | os.PathLike[str]) -> Path:
     return Path(runtime_dir) / REGISTRY_SUBDIR
 
 
+def _entry_path_of(connection: Path) -> Path:
+    return directory(connection.parent) / f"{kernel_id(connection)}.json"
+
+
 def _entry_path() -> Path | None:
     connection = connection_file()
-    if connection is None:
-        return None
-    return directory(connection.parent) / f"{kernel_id(connection)}.json"
+    return None if connection is None else _entry_path_of(connection)
 
 
 def _write(path: Path, entry: RegistryEntry) -> None:
@@ -116,7 +118,7 @@ def register(session: Any) -> Path | None:
     connection = connection_file()
     if connection is None:
         return None
-    path = directory(connection.parent) / f"{kernel_id(connection)}.json"
+    path = _entry_path_of(connection)
     try:
         dashboard = session.summary().dashboard
     except Exception:  # a scheduler gone already: the panel will say so

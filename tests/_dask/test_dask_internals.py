@@ -14,7 +14,6 @@ import threading
 import jupyter_nest  # noqa: F401
 
 # isort: split
-import dask
 import distributed
 import pytest
 from distributed import Event
@@ -60,8 +59,7 @@ def hold(release, started=None):
 @gen_cluster(client=True, nthreads=ONE_SLOT)
 async def test_worker_state_readers(c, s, a):
     release, started = Event("release", client=c), Event("started", client=c)
-    with dask.annotate(colour="blue"):
-        first = c.submit(hold, release.name, started.name, key="first")
+    first = c.submit(hold, release.name, started.name, key="first")
     await started.wait(timeout=30)
     second = c.submit(hold, release.name, key="second")
     await until(lambda: _dask.queued(a) == 1, what="the second task to queue on the worker")
@@ -69,9 +67,7 @@ async def test_worker_state_readers(c, s, a):
     assert _dask.nthreads(a) == 1
     assert _dask.task_state(a, "first") == "executing"
     assert _dask.task_state(a, "nope") is None
-    assert _dask.task_annotations(a, "first")["colour"] == "blue"
     ident = _dask.task_threads(a)["first"]
-    assert (ident, "first") in _dask.task_thread_items(a)
     assert ident in _dask.pool_thread_idents(a)
     assert _dask.waits_on_futures(sys._current_frames()[ident]) is False  # it waits on an Event
 
