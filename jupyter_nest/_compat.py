@@ -51,10 +51,6 @@ MOVED: dict[str, tuple[str, str]] = {
     "jupyter_nest.labserver.handlers": ("jupyter_nest.lab._handlers", "jupyter_nest.lab"),
     "jupyter_nest.labserver.clusters": ("jupyter_nest.lab._clusters", "jupyter_nest.lab"),
     "jupyter_nest.labserver.view": ("jupyter_nest.lab._view", "jupyter_nest.lab"),
-    "jupyter_nest.labharness": ("jupyter_nest.testing", "jupyter_nest.testing"),
-    "jupyter_nest.labharness.browser": ("jupyter_nest.testing._browser", "jupyter_nest.testing"),
-    "jupyter_nest.labharness.server": ("jupyter_nest.testing._server", "jupyter_nest.testing"),
-    "jupyter_nest.labharness.workload": ("jupyter_nest.testing._workload", "jupyter_nest.testing"),
 }
 
 

@@ -12,9 +12,12 @@ output while the work runs. Needs Debian's chromium and
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
+# The browser harness is test code (tests/support/lab), not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.lab import JupyterServer, LabBrowser, seceding_recursion
 
 OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output:has(.bk-Column)"
 

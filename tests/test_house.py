@@ -31,7 +31,6 @@ PUBLIC = {
         "worker_client", "load_ipython_extension", "unload_ipython_extension", "__version__",
     ],
     "jupyter_nest.monitor": ["snapshot", "snapshot_async"],
-    "jupyter_nest.testing": ["JupyterServer", "LabBrowser", "seceding_recursion"],
     "jupyter_nest.cluster": ["Session", "start", "connect", "current", "stop", "require", "SSHOptions"],
 }
 

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
+from support.lab import JupyterServer, LabBrowser, seceding_recursion
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow, pytest.mark.browser]
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from jupyter_client import BlockingKernelClient
 from support.kernels import Kernel
+from support.lab import JupyterServer
 
 from jupyter_nest.cluster import _registry as registry
-from jupyter_nest.testing import JupyterServer
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.kernel]
 

@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 
 import psutil
 import pytest
-
-from jupyter_nest.testing import JupyterServer, LabBrowser, seceding_recursion
+from support.lab import JupyterServer, LabBrowser, seceding_recursion
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.browser]
 

@@ -1,8 +1,8 @@
-"""Drive a real JupyterLab in headless Chromium, for the browser tests and for scripts.
+"""Drive a real JupyterLab in headless Chromium, for the browser tests and for scripts (test code, not in the wheel).
 
 Example: run a notebook in a fresh JupyterLab and screenshot it::
 
-    from jupyter_nest.testing import JupyterServer, LabBrowser
+    from support.lab import JupyterServer, LabBrowser
 
     with JupyterServer(app="lab") as server, LabBrowser(server, "screenshots") as lab:
         server.write_notebook("demo.ipynb", ["%load_ext jupyter_nest", "%nest_cluster start"])
