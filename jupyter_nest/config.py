@@ -18,7 +18,8 @@ from ._wire import OUR_WAIT_FRAMES
 _DEFAULTS_FILE = pathlib.Path(__file__).with_name("jupyter-nest.yaml")
 
 with _DEFAULTS_FILE.open() as f:
-    dask.config.update_defaults(yaml.safe_load(f))
+    _DEFAULTS = yaml.safe_load(f)
+dask.config.update_defaults(_DEFAULTS)
 
 # Tracebacks of errors raised in nested tasks pass through our client's waiting
 # code at every level; hide those frames as Dask hides its own.
@@ -30,7 +31,15 @@ def get(name: str, override: Any = None) -> Any:
     """Return ``override`` if given, else the ``jupyter-nest.<name>`` setting."""
     if override is not None:
         return override
-    return dask.config.get(f"jupyter-nest.{name}")
+    key = f"jupyter-nest.{name}"
+    try:
+        return dask.config.get(key)
+    except KeyError:
+        # Our defaults can be gone: a dask.config.set({"jupyter-nest...": ...}) that began before this
+        # module was imported deletes the whole section when it exits (so does resetting the config to
+        # a copy taken before, as distributed's gen_cluster does). Put them back; set values win.
+        dask.config.update(dask.config.config, _DEFAULTS, priority="old")
+        return dask.config.get(key)
 
 
 def seconds(name: str, override: float | str | None = None) -> float:

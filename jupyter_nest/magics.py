@@ -1,4 +1,8 @@
-"""IPython magics: ``%nest_cluster``, a thin layer over the Python API."""
+"""IPython magics: ``%nest_cluster``, a thin layer over the Python API.
+
+Each magic imports the parts it calls when it runs: ``%load_ext jupyter_nest`` then costs no Dask and
+no Bokeh import, and a kernel that never starts a cluster never pays for them.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
 from IPython.display import display
 
-from . import cluster, config, submit
-from .cluster import security_from_files
 from .errors import NestError
-from .submit import StatusLine
-from .view import widget
 
 
 def option_group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -97,11 +97,27 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
+def without_comment(line: str) -> str:
+    """``start  # a comment`` -> ``start``: IPython hands a line magic its comment as arguments.
+
+    A ``#`` starts a comment where Python's would: outside quotes, at the start or after a space.
+    """
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line
+
+
 def parse(func: Any, line: str) -> Any:
     """Parse a magic's arguments, turning argparse's complaints into a :class:`NestError`."""
     name = func.__name__
     try:
-        return parse_argstring(func, line)
+        return parse_argstring(func, without_comment(line))
     except UsageError as e:
         raise NestError(f"%{name}: {e}. See `%{name}?` for the subcommands and options.") from None
 
@@ -157,6 +173,8 @@ class NestMagics(Magics):
           %nest_cluster connect tcp://10.0.0.5:8786 --timeout 5
           %nest_cluster scale 4
         """
+        from . import cluster
+
         args = parse(self.nest_cluster, line)
         action = args.action or ("status" if cluster.current() else None)
         if action is None:
@@ -178,10 +196,13 @@ class NestMagics(Magics):
             )
         result = getattr(self, f"_{action}")(args)
         if args.widget and action in ("start", "connect"):
-            display(widget())
+            display(self._widget(args))
         return result
 
     def _start(self, args: Any) -> Any:
+        from . import cluster
+        from .cluster import security_from_files
+
         ssh_given = {
             "port": args.ssh_port, "user": args.ssh_user, "key": args.ssh_key,
             "known_hosts": args.ssh_known_hosts, "remote_python": _unquote(args.remote_python),
@@ -204,6 +225,9 @@ class NestMagics(Magics):
         return session.client
 
     def _connect(self, args: Any) -> Any:
+        from . import cluster
+        from .cluster import security_from_files
+
         if args.target is None:
             raise NestError("%nest_cluster connect needs the scheduler ADDRESS, e.g. "
                             "`%nest_cluster connect tcp://10.0.0.5:8786`.")
@@ -213,9 +237,13 @@ class NestMagics(Magics):
         return session.client
 
     def _status(self, args: Any) -> Any:
+        from . import cluster
+
         return cluster.require("`%nest_cluster status`").summary(detailed=True)
 
     def _scale(self, args: Any) -> Any:
+        from . import cluster
+
         try:
             n = int(args.target)
         except (TypeError, ValueError):
@@ -226,12 +254,18 @@ class NestMagics(Magics):
         return cluster.require("`%nest_cluster scale`").scale(n)
 
     def _restart(self, args: Any) -> Any:
+        from . import cluster
+
         return cluster.require("`%nest_cluster restart`").restart()
 
     def _stop(self, args: Any) -> None:
+        from . import cluster
+
         print(cluster.stop())
 
     def _widget(self, args: Any) -> Any:
+        from .view import widget
+
         return widget()
 
     @cell_magic
@@ -270,6 +304,9 @@ class NestMagics(Magics):
           %%nest_submit --wait --name fib10
           fib(10)
         """
+        from . import cluster, config, submit
+        from .submit import StatusLine
+
         args = parse(self.nest_submit, line)
         name = submit.check_name(args.output or config.get("submit.result-name"))
         resources = submit.parse_resources(args.resources)

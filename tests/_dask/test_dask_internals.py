@@ -9,9 +9,10 @@ import contextvars
 import sys
 import threading
 
-# jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
-# utils_test was imported, and that must include jupyter_nest's defaults.
-import jupyter_nest  # noqa: F401
+# jupyter_nest.config before distributed.utils_test: gen_cluster resets dask.config to what it was when
+# utils_test was imported, and that must include jupyter_nest's settings (importing jupyter_nest alone
+# imports no Dask and registers none).
+import jupyter_nest.config  # noqa: F401
 
 # isort: split
 import distributed

@@ -7,9 +7,10 @@ Fast tier: ``gen_cluster`` runs the scheduler and workers in this process; tasks
 
 from __future__ import annotations
 
-# jupyter_nest before distributed.utils_test: gen_cluster resets dask.config to what it was when
-# utils_test was imported, and that must include jupyter_nest's defaults.
-import jupyter_nest
+# jupyter_nest.config before distributed.utils_test: gen_cluster resets dask.config to what it was when
+# utils_test was imported, and that must include jupyter_nest's settings (importing jupyter_nest alone
+# imports no Dask and registers none).
+import jupyter_nest.config
 
 # isort: split
 import pytest
