@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import psutil
 import pytest
 from support.kernels import Kernel
+from support.lab._browser import chromium_path
 from support.processes import DaskProcesses
+from support.sshd_server import SSHD
 
 import jupyter_nest
 
@@ -18,6 +21,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.kernel)
+
+
+def _has_chromium() -> bool:
+    try:
+        chromium_path()
+    except RuntimeError:
+        return False
+    return True
+
+
+# marker -> the Debian package its tests need, and whether this machine has it
+SYSTEM_PACKAGES = {
+    "browser": ("chromium", _has_chromium),
+    "ssh": ("openssh-server", lambda: os.access(SSHD, os.X_OK)),
+}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A missing system package is one line naming it, before any test runs, not an error per test."""
+    selected = {marker for item in session.items for marker in SYSTEM_PACKAGES if item.get_closest_marker(marker)}
+    missing = [SYSTEM_PACKAGES[m][0] for m in sorted(selected) if not SYSTEM_PACKAGES[m][1]()]
+    if missing:
+        markers = " and ".join(f"not {m}" for m in sorted(selected))
+        pytest.exit(f"The selected tests need the Debian package(s) {', '.join(missing)}: run "
+                    f"`bash scripts/install-test-deps.sh` (apt-get install {' '.join(missing)}), or "
+                    f"leave those tests out with -m \"{markers}\".", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture
