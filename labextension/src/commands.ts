@@ -12,6 +12,7 @@ import { clusterTitle } from './format';
 import { nestIcon } from './icon';
 import { runInKernel, scaleCode, stopCode } from './kernelactions';
 import { ClusterModel } from './model';
+import { NestSettings } from './settings';
 import { SlotsView } from './slots';
 import { ICluster } from './types';
 
@@ -19,7 +20,8 @@ export function addCommands(
   app: JupyterFrontEnd,
   model: ClusterModel,
   panel: INestPanel,
-  notebooks: INotebookTracker | null
+  notebooks: INotebookTracker | null,
+  settings: NestSettings
 ): void {
   const { commands, shell, serviceManager } = app;
 
@@ -77,7 +79,7 @@ export function addCommands(
   });
   // The side panel is narrow; a tab beside the notebook gives the figure room.
   addClusterCommand(CommandIDs.slotsTab, 'Nest: Show Live Slots in a Tab', async cluster => {
-    const content = new SlotsView();
+    const content = new SlotsView(settings);
     const widget = new MainAreaWidget({ content });
     widget.id = `jupyter-nest-slots-${UUID.uuid4()}`;
     widget.title.label = `Slots: ${clusterTitle(cluster)}`;

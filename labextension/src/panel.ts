@@ -9,6 +9,7 @@ import { CommandIDs, INestPanel } from './commandids';
 import { clusterTitle, loadText, shapeText, stateText } from './format';
 import { nestIcon } from './icon';
 import { ClusterModel } from './model';
+import { NestSettings } from './settings';
 import { SlotsView } from './slots';
 import { ICluster } from './types';
 
@@ -125,7 +126,7 @@ class ClusterList extends Widget {
 
 /** The side panel: a header, the cluster list and the slot view. */
 export class NestPanel extends Panel implements INestPanel {
-  constructor(model: ClusterModel, commands: CommandRegistry) {
+  constructor(model: ClusterModel, commands: CommandRegistry, settings: NestSettings) {
     super();
     this.id = 'jupyter-nest-panel';
     this.addClass('jp-Nest-panel');
@@ -135,7 +136,7 @@ export class NestPanel extends Panel implements INestPanel {
     header.addClass('jp-Nest-header');
     header.node.append(element('h2', '', 'Nest clusters'));
     this.list = new ClusterList(model, commands);
-    this.slots = new SlotsView();
+    this.slots = new SlotsView(settings);
     this.addWidget(header);
     this.addWidget(this.list);
     this.addWidget(this.slots);

@@ -1,0 +1,132 @@
+"""The Nest panel and status bar follow JupyterLab's conventions, in a real JupyterLab in headless Chromium.
+
+One JupyterLab, one notebook whose kernel runs a cluster (1 worker x 1 thread), and the
+tests in order: the status bar item is a keyboard button, and the settings (changed in the
+Settings Editor) take effect live.
+
+Screenshots land in ``screenshots/`` (gitignored): ``lab-settings-editor.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from support.lab import JupyterServer, LabBrowser
+
+pytestmark = [pytest.mark.timeout(420), pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "screenshots"
+
+STATUS = ".jp-Nest-status"
+PANEL = "#jupyter-nest-panel"
+FIELD = "#jp-SettingsEditor-jupyter-nest\\:plugin_"  # the Settings Editor's inputs, by setting name
+
+
+def wait_until(predicate: Callable[[], Any], lab: LabBrowser, timeout: float, what: str) -> Any:
+    """Poll ``predicate`` while the page runs (Playwright delivers events during its waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        lab.page.wait_for_timeout(100)
+    raise AssertionError(f"{what} within {timeout} s")
+
+
+class Refreshes:
+    """When the page asked the server for the cluster list: one request per refresh of the panel."""
+
+    def __init__(self, lab: LabBrowser) -> None:
+        self.lab = lab
+        self.times: list[float] = []
+        lab.page.on("request", self._seen)
+
+    def _seen(self, request: Any) -> None:
+        if urlsplit(request.url).path.endswith("/jupyter-nest/clusters"):
+            self.times.append(time.monotonic())
+
+    def wait(self, n: int, timeout: float = 30) -> None:
+        """Wait for ``n`` more refreshes (and the answer to the last, so the panel has drawn it)."""
+        target = len(self.times) + n + 1
+        wait_until(lambda: len(self.times) >= target, self.lab, timeout, f"{n} refreshes")
+
+    def median_interval(self, n: int) -> float:
+        """The median seconds between the next ``n + 1`` refreshes."""
+        start = len(self.times)
+        self.wait(n + 1, timeout=n * 5 + 30)
+        return statistics.median(b - a for a, b in zip(self.times[start:], self.times[start + 1:], strict=False))
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with JupyterServer(app="lab") as server, LabBrowser(server, SCREENSHOTS, timeout=90) as lab:
+        server.write_notebook("nest.ipynb", [
+            "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 1 --threads 1"])
+        lab.open_notebook("nest.ipynb")
+        lab.refreshes = Refreshes(lab)
+        lab.run_all_cells()
+        lab.wait_for_text(STATUS, r"^Nest: 1 worker · 0/1 slots · 0 seceded$")
+        yield lab
+
+
+def focus_by_keyboard(lab: LabBrowser, selector: str, most: int = 60) -> int:
+    """Shift+Tab from the page's end until ``selector`` has the focus; how many presses it took."""
+    lab.page.evaluate("() => document.activeElement?.blur()")
+    for presses in range(1, most + 1):
+        lab.page.keyboard.press("Shift+Tab")
+        if lab.page.evaluate("s => document.activeElement?.matches(s)", selector):
+            return presses
+    raise AssertionError(f"{selector} not reached with {most} Shift+Tab presses")
+
+
+def test_the_status_bar_item_is_a_button_that_opens_the_panel_from_the_keyboard(lab):
+    # ("0.1": a slash in the pattern breaks Playwright's selector parser)
+    button = lab.page.get_by_role("button", name=re.compile(r"^Nest: 1 worker · 0.1 slots"))
+    assert button.count() == 1 and button.evaluate("b => b.matches('.jp-Nest-status')")
+    assert lab.page.is_hidden(PANEL)
+
+    presses = focus_by_keyboard(lab, STATUS)
+    lab.page.keyboard.press("Enter")
+    lab.wait_for(PANEL)
+
+    lab.command("application:toggle-left-area")
+    lab.wait_for(PANEL, state="hidden")
+    focus_by_keyboard(lab, STATUS)
+    lab.page.keyboard.press("Space")
+    lab.wait_for(PANEL)
+    print(f"status bar button reached with {presses} Shift+Tab presses; Enter and Space open the panel")
+
+
+def test_the_settings_editor_changes_refresh_rate_and_status_bar_live(lab):
+    default = lab.refreshes.median_interval(3)
+    assert 1.7 < default < 3.0, default
+
+    lab.command("settingeditor:open", {"query": "Nest"})
+    lab.wait_for(f"{FIELD}refreshInterval")
+    lab.page.fill(f"{FIELD}refreshInterval", "500")
+    lab.screenshot("lab-settings-editor")
+    fast = wait_until(lambda: (i := lab.refreshes.median_interval(4)) < 0.9 and i, lab, 60,
+                      "refreshes every 0.5 s after the setting changed")
+
+    lab.page.check(f"{FIELD}statusBarFields_queued")
+    lab.page.uncheck(f"{FIELD}statusBarFields_seceded")
+    lab.wait_for_text(STATUS, r"^Nest: 1 worker · \d/1 slots · 0 queued$")
+
+    lab.page.uncheck(f"{FIELD}showStatusBar")
+    lab.wait_for(STATUS, state="hidden")
+    lab.page.check(f"{FIELD}showStatusBar")
+    lab.wait_for(STATUS)
+    # Saved where JupyterLab keeps user settings, not only in the page.
+    saved = lab.server.api("GET", "lab/api/settings/jupyter-nest:plugin")["raw"]
+    assert '"refreshInterval": 500' in saved and '"queued": true' in saved, saved
+    lab.page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('nest.ipynb')")
+    lab.wait_for_text(STATUS, r"0 queued$")
+    print(f"refresh interval: median {default:.2f} s at the default 2000 ms, {fast:.2f} s at 500 ms")
