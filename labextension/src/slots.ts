@@ -140,7 +140,7 @@ export class SlotsView extends Widget {
 
   private _notRunning(reply: IViewReply): string {
     return reply.cluster.state === 'stopped'
-      ? 'This cluster was stopped from its notebook.'
+      ? 'This cluster was stopped.'
       : reply.cluster.reason || 'The scheduler does not answer.';
   }
 

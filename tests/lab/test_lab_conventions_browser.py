@@ -1,10 +1,12 @@
 """The Nest panel and status bar follow JupyterLab's conventions, in a real JupyterLab in headless Chromium.
 
 One JupyterLab, one notebook whose kernel runs a cluster (1 worker x 1 thread), and the
-tests in order: the status bar item is a keyboard button, and the settings (changed in the
-Settings Editor) take effect live.
+tests in order: the status bar item is a keyboard button, the panel keeps the focus across
+refreshes, the settings (changed in the Settings Editor) take effect live, and Stop asks
+first and then says where the stop came from.
 
-Screenshots land in ``screenshots/`` (gitignored): ``lab-settings-editor.png``.
+Screenshots land in ``screenshots/`` (gitignored): ``lab-settings-editor.png``,
+``lab-stop-dialog.png``, ``lab-panel-stopped-from-panel.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ SCREENSHOTS = ROOT / "screenshots"
 
 STATUS = ".jp-Nest-status"
 PANEL = "#jupyter-nest-panel"
+CARD = ".jp-Nest-cluster"
 FIELD = "#jp-SettingsEditor-jupyter-nest\\:plugin_"  # the Settings Editor's inputs, by setting name
 
 
@@ -77,6 +80,10 @@ def lab():
         yield lab
 
 
+def card(lab: LabBrowser) -> str:
+    return f'{CARD}[data-kernel-id="{lab.kernel_id()}"]'
+
+
 def focus_by_keyboard(lab: LabBrowser, selector: str, most: int = 60) -> int:
     """Shift+Tab from the page's end until ``selector`` has the focus; how many presses it took."""
     lab.page.evaluate("() => document.activeElement?.blur()")
@@ -105,6 +112,24 @@ def test_the_status_bar_item_is_a_button_that_opens_the_panel_from_the_keyboard(
     print(f"status bar button reached with {presses} Shift+Tab presses; Enter and Space open the panel")
 
 
+def test_a_focused_button_in_the_panel_keeps_the_focus_while_the_panel_refreshes(lab):
+    target = f"{card(lab)} .jp-Nest-scale"
+    lab.page.focus(target)
+    lab.page.evaluate("() => { window.nestFocused = document.activeElement; }")
+    load = f"{card(lab)} .jp-Nest-load"
+    before = lab.page.inner_text(load)
+    # A task in the one slot changes what the card says while the focus is in it.
+    lab.page.evaluate("""() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.requestExecute(
+        { code: "import time\\nslow = client.submit(time.sleep, 8, pure=False)", store_history: false })""")
+    lab.wait_for_text(load, r"^1 busy")
+    lab.refreshes.wait(2)
+    after = lab.page.inner_text(load)
+    still = lab.page.evaluate("() => document.activeElement === window.nestFocused && window.nestFocused.isConnected")
+    assert still, lab.page.evaluate("() => document.activeElement.outerHTML")
+    assert lab.page.evaluate("() => document.activeElement.textContent") == "Scale…"
+    print(f"focus kept on Scale… while the card went from {before!r} to {after!r}")
+
+
 def test_the_settings_editor_changes_refresh_rate_and_status_bar_live(lab):
     default = lab.refreshes.median_interval(3)
     assert 1.7 < default < 3.0, default
@@ -130,3 +155,29 @@ def test_the_settings_editor_changes_refresh_rate_and_status_bar_live(lab):
     lab.page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('nest.ipynb')")
     lab.wait_for_text(STATUS, r"0 queued$")
     print(f"refresh interval: median {default:.2f} s at the default 2000 ms, {fast:.2f} s at 500 ms")
+
+
+def test_stop_asks_first_then_says_it_was_stopped_from_the_panel(lab):
+    this = card(lab)
+    lab.page.click(f"{this} .jp-Nest-stop")
+    dialog = lab.wait_for(".jp-Dialog")
+    text = dialog.inner_text()
+    address = lab.server.api("GET", "jupyter-nest/clusters")["clusters"][0]["scheduler"]
+    assert "Stop the cluster of nest.ipynb?" in text and address in text, text
+    lab.screenshot("lab-stop-dialog")
+    lab.page.click(".jp-Dialog .jp-mod-reject")
+    lab.wait_for(".jp-Dialog", state="hidden")
+    lab.refreshes.wait(2)
+    assert lab.page.is_visible(f"{this}.jp-Nest-state-running")
+    assert [c["state"] for c in lab.server.api("GET", "jupyter-nest/clusters")["clusters"]] == ["running"]
+
+    lab.page.click(f"{this} .jp-Nest-stop")
+    lab.wait_for(".jp-Dialog")
+    lab.page.click(".jp-Dialog .jp-mod-accept")
+    lab.wait_for(f"{this}.jp-Nest-state-stopped", timeout=60)
+    reason = lab.wait_for_text(f"{this} .jp-Nest-reason", r"^Stopped from the Nest panel\.")
+    assert address in reason and "The kernel said: Stopped the" in reason, reason
+    lab.wait_for_text(".jp-Notification-Toast-success, .Toastify__toast", "Stopped from the Nest panel")
+    assert [c["state"] for c in lab.server.api("GET", "jupyter-nest/clusters")["clusters"]] == ["stopped"]
+    lab.screenshot("lab-panel-stopped-from-panel")
+    print(f"card after Stop: {reason!r}")
