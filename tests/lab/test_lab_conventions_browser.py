@@ -2,8 +2,8 @@
 
 One JupyterLab, one notebook whose kernel runs a cluster (1 worker x 1 thread), and the
 tests in order: the status bar item is a keyboard button, the panel keeps the focus across
-refreshes, the settings (changed in the Settings Editor) take effect live, and Stop asks
-first and then says where the stop came from.
+refreshes, the settings (changed in the Settings Editor) take effect live, axe-core finds
+nothing serious (light and dark theme), and Stop asks first and then says where the stop came from.
 
 Screenshots land in ``screenshots/`` (gitignored): ``lab-settings-editor.png``,
 ``lab-stop-dialog.png``, ``lab-panel-stopped-from-panel.png``.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.timeout(420), pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
+AXE = ROOT / "labextension" / "node_modules" / "axe-core" / "axe.min.js"
 
 STATUS = ".jp-Nest-status"
 PANEL = "#jupyter-nest-panel"
@@ -68,8 +70,58 @@ class Refreshes:
         return statistics.median(b - a for a, b in zip(self.times[start:], self.times[start + 1:], strict=False))
 
 
+def axe(lab: LabBrowser, where: str) -> list[dict[str, Any]]:
+    """axe-core's violations in the Nest panel and the status bar item; prints their count by impact."""
+    if not lab.page.evaluate("() => Boolean(window.axe)"):
+        lab.page.add_script_tag(path=str(AXE))
+        # JupyterLab's body is 0 px high with overflow: hidden (the shell is positioned over it), so axe
+        # takes every text in the page for clipped and skips the contrast check; give them the viewport's
+        # height, which changes nothing on screen.
+        lab.page.add_style_tag(content="html, body { height: 100%; }")
+    found = lab.page.evaluate("""async (include) => {
+        const found = await window.axe.run({ include }, { resultTypes: ['violations'] });
+        return {
+            passes: found.passes.map(p => p.id),
+            incomplete: found.incomplete.map(v => ({
+                id: v.id, nodes: v.nodes.map(n => `${n.target.join(' ')}: ${n.any.map(c => c.message).join('; ')}`)
+            })),
+            violations: found.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => `${n.target.join(' ')}: ${n.failureSummary}`)
+            }))
+        };
+    }""", [[PANEL], [STATUS]])
+    violations = found["violations"]
+    counts = Counter(v["impact"] for v in violations)
+    print(f"axe-core {where}: {len(violations)} violation(s) {dict(counts)} {[v['id'] for v in violations]}; "
+          f"{len(found['passes'])} rules passed; to review: {found['incomplete']}")
+    # the run saw our buttons and text, not an empty selection
+    assert {"button-name", "color-contrast"} <= set(found["passes"]), found["passes"]
+    return violations
+
+
+def serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+def axe_in_both_themes(lab: LabBrowser, where: str) -> list[dict[str, Any]]:
+    """:func:`axe` in JupyterLab's light theme, then its dark one (the colours come from the theme)."""
+    found = axe(lab, f"{where}, light theme")
+    lab.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
+    try:
+        lab.wait_for('body[data-jp-theme-name="JupyterLab Dark"]', state="attached")
+        lab.page.wait_for_timeout(500)  # the theme's stylesheet applies after the attribute changes
+        found += axe(lab, f"{where}, dark theme")
+    finally:
+        lab.command("apputils:change-theme", {"theme": "JupyterLab Light"})
+        lab.wait_for('body[data-jp-theme-name="JupyterLab Light"]', state="attached")
+    return found
+
+
 @pytest.fixture(scope="module")
 def lab():
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` in labextension/ first.", pytrace=False)
     with JupyterServer(app="lab") as server, LabBrowser(server, SCREENSHOTS, timeout=90) as lab:
         server.write_notebook("nest.ipynb", [
             "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 1 --threads 1"])
@@ -157,6 +209,15 @@ def test_the_settings_editor_changes_refresh_rate_and_status_bar_live(lab):
     print(f"refresh interval: median {default:.2f} s at the default 2000 ms, {fast:.2f} s at 500 ms")
 
 
+def test_axe_finds_nothing_serious_in_the_panel_and_status_bar(lab):
+    lab.command("jupyter-nest:open")
+    lab.wait_for(PANEL)
+    lab.page.click(f"{card(lab)} .jp-Nest-show")
+    lab.wait_for(".jp-Nest-slots .bk-Column", timeout=60)
+    found = axe_in_both_themes(lab, "on the running cluster's card, live slots and status bar")
+    assert not serious(found), serious(found)
+
+
 def test_stop_asks_first_then_says_it_was_stopped_from_the_panel(lab):
     this = card(lab)
     lab.page.click(f"{this} .jp-Nest-stop")
@@ -181,3 +242,8 @@ def test_stop_asks_first_then_says_it_was_stopped_from_the_panel(lab):
     assert [c["state"] for c in lab.server.api("GET", "jupyter-nest/clusters")["clusters"]] == ["stopped"]
     lab.screenshot("lab-panel-stopped-from-panel")
     print(f"card after Stop: {reason!r}")
+
+
+def test_axe_finds_nothing_serious_on_a_stopped_cluster(lab):
+    found = axe_in_both_themes(lab, "on the stopped cluster's card and status bar")
+    assert not serious(found), serious(found)
