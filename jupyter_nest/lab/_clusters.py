@@ -11,13 +11,19 @@ from typing import Any
 
 import psutil
 
-from .. import config
 from .._wire import REGISTRY_VERSION, ClusterCard, Snapshot, TreeNode
 
 SnapshotReader = Callable[..., Awaitable[Snapshot]]
 
 # A pid's start time as psutil reports it can differ by a rounding step between reads.
 _START_TIME_SLACK = 1.0
+
+
+def _seconds(name: str) -> float:
+    # jupyter_nest.config reads dask.config: imported on the first request, not when the server loads us
+    from .. import config
+
+    return config.seconds(name)
 
 
 def read_entries(folder: Path) -> list[dict[str, Any]]:
@@ -74,7 +80,7 @@ def default_snapshot() -> SnapshotReader:
 async def probe(entry: dict[str, Any], snapshot: SnapshotReader | None = None) -> Snapshot | None:
     """The scheduler's snapshot for a running entry, or ``None`` with ``reason`` set when it does not answer."""
     snapshot = snapshot or default_snapshot()
-    timeout = config.seconds("lab.snapshot-timeout")
+    timeout = _seconds("lab.snapshot-timeout")
     try:
         return await snapshot(entry["scheduler"], security=security_for(entry), timeout=timeout)
     except (OSError, TimeoutError, asyncio.TimeoutError) as e:
@@ -100,7 +106,7 @@ async def latest_tree(entry: dict[str, Any], max_nodes: int = 300) -> TreeNode |
     from ..runtime import latest_tree_async
 
     try:
-        return await latest_tree_async(entry["scheduler"], security_for(entry), config.seconds("lab.snapshot-timeout"),
+        return await latest_tree_async(entry["scheduler"], security_for(entry), _seconds("lab.snapshot-timeout"),
                                        max_nodes=max_nodes)
     except Exception:
         return None
@@ -137,7 +143,7 @@ def live_entries(folder: Path, kernel_ids: Iterable[str]) -> list[dict[str, Any]
     Stopped entries are kept for ``jupyter-nest.lab.stopped-linger`` so the panel can say so.
     """
     now = time.time()
-    linger = config.seconds("lab.stopped-linger")
+    linger = _seconds("lab.stopped-linger")
     kernel_ids = set(kernel_ids)
     out = []
     for entry in read_entries(folder):

@@ -1,5 +1,10 @@
 """Tornado handlers under ``/jupyter-nest/``; every one needs the server's token (or login cookie).
 
+Each also asks the server's ``Authorizer`` whether the user may ``read`` the resource
+:data:`AUTH_RESOURCE`, so the permissions a deployment enforces apply, not only the token:
+e.g. a JupyterHub whose singleuser servers map ``custom:jupyter_server:read:nest`` scopes
+to an Authorizer (as JupyterHub's read-only example does for the server's own resources).
+
 ``GET clusters``                 the clusters of this server's kernels, with totals
 ``GET clusters/<kernel>/view``   a live slot view of one: json_item and BokehJS URLs
 ``GET clusters/<kernel>/columns`` that view's new source data and axis ranges
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler
 from jupyter_server.utils import url_path_join
 
@@ -22,9 +28,14 @@ from . import _view as view
 
 _KERNEL = r"(?P<kernel_id>[\w-]+)"
 
+#: What the server's Authorizer is asked about for every route here (the action is ``read``).
+AUTH_RESOURCE = "nest"
+
 
 class NestHandler(APIHandler):
     """Shared lookups: the registry folder and the kernels this server runs."""
+
+    auth_resource = AUTH_RESOURCE
 
     @property
     def folder(self) -> Path:
@@ -49,6 +60,7 @@ class NestHandler(APIHandler):
 
 class ClustersHandler(NestHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         listed = await clusters.listing(self.folder, await self.kernels())
         self.write_json({"clusters": listed})
@@ -64,6 +76,7 @@ class ClusterViewHandler(NestHandler):
         self.live = live
 
     @tornado.web.authenticated
+    @authorized
     async def get(self, kernel_id: str, what: str) -> None:
         kernels = await self.kernels()
         entry = clusters.find(self.folder, kernels, kernel_id)
@@ -89,6 +102,15 @@ class ClusterViewHandler(NestHandler):
         self.write_json(reply)
 
 
+class BokehJSHandler(AuthenticatedFileHandler):
+    """The Python bokeh package's BokehJS files; Bokeh is located on the first request, not at server start."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize(path=str(view.bokehjs_dir()))
+
+
 def setup(web_app: Any) -> None:
     """Add the handlers to a Jupyter server's tornado application."""
     base = url_path_join(web_app.settings["base_url"], SERVER_ROUTE)
@@ -96,6 +118,5 @@ def setup(web_app: Any) -> None:
         (url_path_join(base, "clusters"), ClustersHandler),
         (url_path_join(base, "clusters", _KERNEL, r"(?P<what>view|columns)"), ClusterViewHandler,
          {"live": view.LiveViews()}),
-        (url_path_join(base, "static", "(.*)"), AuthenticatedFileHandler,
-         {"path": str(view.bokehjs_dir())}),
+        (url_path_join(base, "static", "(.*)"), BokehJSHandler),
     ])

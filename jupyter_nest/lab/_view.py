@@ -17,13 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import bokeh
-from bokeh.embed import json_item
-from bokeh.embed.bundle import bundle_for_objs_and_resources
-from bokeh.models import ColumnDataSource, Range1d
-from bokeh.resources import Resources
-from bokeh.util.paths import static_path
-
 from .._wire import SERVER_ROUTE, Snapshot, TreeNode
 
 # A view the browser has not polled for this long is dropped; its next poll asks for a new one.
@@ -34,6 +27,8 @@ TREE_SECONDS = 2.0
 
 def bokehjs_dir() -> Path:
     """The folder of the Python bokeh package's own BokehJS files, so the JS matches the Python."""
+    from bokeh.util.paths import static_path
+
     return static_path()
 
 
@@ -46,6 +41,9 @@ def scripts(base_url: str) -> tuple[str, ...]:
     >>> scripts("/")  # doctest: +SKIP
     ('/jupyter-nest/static/js/bokeh.min.js', '/jupyter-nest/static/js/bokeh-widgets.min.js')
     """
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.resources import Resources
+
     from ..view import SlotView
 
     resources = Resources(mode="server", root_url=f"{base_url.rstrip('/')}/{SERVER_ROUTE}/")
@@ -54,6 +52,9 @@ def scripts(base_url: str) -> tuple[str, ...]:
 
 
 def bokeh_version() -> str:
+    """The version of the Python bokeh package, which the browser's BokehJS must match."""
+    import bokeh
+
     return bokeh.__version__
 
 
@@ -63,6 +64,8 @@ def _plain(values: Any) -> list[Any]:
 
 def state(layout: Any) -> dict[str, Any]:
     """What changes in a layout: ``columns`` (source name -> data) and ``ranges`` (model id -> ends)."""
+    from bokeh.models import ColumnDataSource, Range1d
+
     return {
         "columns": {src.name: {k: _plain(v) for k, v in src.data.items()}
                     for src in layout.select({"type": ColumnDataSource}) if src.name},
@@ -81,6 +84,8 @@ class LiveViews:
     def open(self, key: tuple[str, str], snapshot: Snapshot,
              tree: TreeNode | None = None) -> dict[str, Any]:
         """A new view showing ``snapshot`` (and ``tree``), as a ``json_item`` to embed."""
+        from bokeh.embed import json_item
+
         from ..view import SlotView
 
         self._drop_idle()

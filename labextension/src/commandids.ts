@@ -22,12 +22,20 @@ export const PALETTE_COMMANDS = [
   CommandIDs.stop
 ];
 
+import { ICluster } from './types';
+
 /** What the commands use of the side panel (NestPanel implements it). */
 export interface INestPanel {
   /** The panel's widget id, to activate it in the shell. */
   readonly id: string;
-  /** The cluster list: a note on one cluster's card, or null to clear it. */
-  readonly list: { setNote(kernelId: string, note: string | null): void };
+  /**
+   * The cluster list: a note on one cluster's card (or null to clear it), and how a
+   * cluster was stopped, for its card to say once it shows as stopped.
+   */
+  readonly list: {
+    setNote(kernelId: string, note: string | null): void;
+    setStopped(cluster: ICluster, how: string): void;
+  };
   /** The slot view below the list. */
   readonly slots: { open(kernelId: string, title: string): Promise<void> };
 }

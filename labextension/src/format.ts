@@ -1,6 +1,7 @@
 /**
  * How a cluster reads in the panel and the status bar.
  */
+import { StatusField } from './settings';
 import { ICluster, ITotals } from './types';
 
 function plural(n: number, word: string): string {
@@ -29,19 +30,24 @@ export function loadText(totals: ITotals): string {
   return `${totals.running} busy · ${totals.seceded} seceded · ${totals.queued} queued`;
 }
 
-/** The status bar's line, e.g. "Nest: 2 workers · 3/4 slots · 5 seceded". */
-export function statusText(cluster: ICluster): string {
+const STATUS_PARTS: Record<StatusField, (t: ITotals) => string> = {
+  workers: t => plural(t.workers, 'worker'),
+  slots: t => `${t.running}/${t.threads} slots`,
+  seceded: t => `${t.seceded} seceded`,
+  queued: t => `${t.queued} queued`
+};
+
+/** The status bar's line with `fields`, e.g. "Nest: 2 workers · 3/4 slots · 5 seceded". */
+export function statusText(cluster: ICluster, fields: readonly StatusField[]): string {
   if (cluster.state === 'stopped') {
     return 'Nest: cluster stopped';
   }
   if (cluster.state === 'unreachable' || !cluster.totals) {
     return 'Nest: scheduler not answering';
   }
-  const t = cluster.totals;
-  return (
-    `Nest: ${plural(t.workers, 'worker')} · ${t.running}/${t.threads} slots` +
-    ` · ${t.seceded} seceded`
-  );
+  const totals = cluster.totals;
+  const parts = fields.map(field => STATUS_PARTS[field](totals));
+  return parts.length ? `Nest: ${parts.join(' · ')}` : 'Nest: running';
 }
 
 /** A word for the state badge. */

@@ -12,20 +12,20 @@ export function scaleCode(n: number): string {
   );
 }
 
-/** Python that stops the kernel's cluster (or disconnects from a remote one). */
+/** Python that stops the kernel's cluster (or disconnects from a remote one) and prints what it did. */
 export function stopCode(): string {
-  return "__import__('jupyter_nest').stop()";
+  return "print(__import__('jupyter_nest').stop())";
 }
 
 /**
- * Execute `code` in the kernel `kernelId` without touching its history; rejects
- * with the kernel's error message when the code fails.
+ * Execute `code` in the kernel `kernelId` without touching its history; resolves to
+ * what it printed, and rejects with the kernel's error message when the code fails.
  */
 export async function runInKernel(
   services: ServiceManager.IManager,
   kernelId: string,
   code: string
-): Promise<void> {
+): Promise<string> {
   const model = await services.kernels.findById(kernelId);
   if (!model) {
     throw new Error(`Kernel ${kernelId} is no longer running.`);
@@ -33,11 +33,18 @@ export async function runInKernel(
   const kernel = services.kernels.connectTo({ model, handleComms: false });
   try {
     const future = kernel.requestExecute({ code, store_history: false, silent: false });
+    let printed = '';
+    future.onIOPub = msg => {
+      if (KernelMessage.isStreamMsg(msg)) {
+        printed += msg.content.text;
+      }
+    };
     const reply = (await future.done) as KernelMessage.IExecuteReplyMsg;
     const content = reply.content;
     if (content.status === 'error') {
       throw new Error(`${content.ename}: ${content.evalue}`);
     }
+    return printed.trim();
   } finally {
     kernel.dispose();
   }

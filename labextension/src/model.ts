@@ -6,19 +6,23 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { listClusters } from './api';
+import { NestSettings, pollFrequency } from './settings';
 import { ICluster } from './types';
 
-/** How often the list is refreshed while the page is visible. */
-const INTERVAL_MS = 2000;
+/** The longest wait between refreshes while the server does not answer. */
+const BACKOFF_MAX_MS = 30 * 1000;
 
 export class ClusterModel {
-  constructor() {
+  /** Refreshes every `refreshInterval` of `settings` while the page is visible. */
+  constructor(settings: NestSettings) {
+    this._settings = settings;
     this._poll = new Poll({
       factory: () => this._fetch(),
-      frequency: { interval: INTERVAL_MS, backoff: true, max: 30 * 1000 },
+      frequency: pollFrequency(settings.current.refreshInterval, BACKOFF_MAX_MS),
       name: 'jupyter-nest:clusters',
       standby: 'when-hidden'
     });
+    settings.changed.connect(this._followSettings, this);
   }
 
   /** Emitted after every refresh, whether or not anything changed. */
@@ -45,7 +49,17 @@ export class ClusterModel {
   }
 
   dispose(): void {
+    this._settings.changed.disconnect(this._followSettings, this);
     this._poll.dispose();
+  }
+
+  private _followSettings(): void {
+    const interval = this._settings.current.refreshInterval;
+    if (interval !== this._poll.frequency.interval) {
+      this._poll.frequency = pollFrequency(interval, BACKOFF_MAX_MS);
+      // The tick already scheduled still has the old interval: start the new rhythm now.
+      void this._poll.refresh();
+    }
   }
 
   private async _fetch(): Promise<void> {
@@ -64,4 +78,5 @@ export class ClusterModel {
   private _error: string | null = null;
   private _changed = new Signal<this, void>(this);
   private _poll: Poll;
+  private _settings: NestSettings;
 }

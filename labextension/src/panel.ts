@@ -5,29 +5,32 @@
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { CommandIDs, INestPanel } from './commandids';
-import { clusterTitle, loadText, shapeText, stateText } from './format';
+import { ClusterCard, element } from './cards';
+import { INestPanel } from './commandids';
 import { nestIcon } from './icon';
 import { ClusterModel } from './model';
+import { NestSettings } from './settings';
 import { SlotsView } from './slots';
 import { ICluster } from './types';
 
-function element(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
+/** A cluster's start, by kernel: a kernel that starts a new cluster gets a new key. */
+function clusterKey(c: ICluster): string {
+  return `${c.kernel_id}@${c.started}`;
 }
 
-/** The list of clusters, rebuilt from the model on every refresh. */
+/** The list of clusters, brought up to date from the model on every refresh. */
 class ClusterList extends Widget {
   constructor(model: ClusterModel, commands: CommandRegistry) {
     super();
     this.addClass('jp-Nest-list');
     this._model = model;
     this._commands = commands;
+    this._empty.append(
+      element('p', '', 'No clusters are running in this JupyterLab’s kernels.'),
+      element('p', '', 'Start one from a notebook:'),
+      element('pre', '', '%load_ext jupyter_nest\n%nest_cluster start')
+    );
+    this.node.append(this._error, this._empty, this._cards);
     model.changed.connect(this.render, this);
     this.render();
   }
@@ -42,90 +45,55 @@ class ClusterList extends Widget {
     this.render();
   }
 
+  /** Say on the card of `cluster`, once it shows as stopped, how it was stopped. */
+  setStopped(cluster: ICluster, how: string): void {
+    this._stopped.set(clusterKey(cluster), how);
+    this.render();
+  }
+
   render(): void {
+    const error = this._model.error;
+    this._error.textContent = error ? `Cannot list clusters: ${error}` : '';
+    this._error.hidden = !error;
     const clusters = this._model.clusters;
-    const children: HTMLElement[] = [];
-    if (this._model.error) {
-      children.push(element('div', 'jp-Nest-error', `Cannot list clusters: ${this._model.error}`));
+    this._empty.hidden = clusters.length > 0;
+    const wanted: HTMLElement[] = [];
+    for (const c of clusters) {
+      let card = this._byKernel.get(c.kernel_id);
+      if (!card) {
+        card = new ClusterCard(c.kernel_id, (command, args) => void this._commands.execute(command, args));
+        this._byKernel.set(c.kernel_id, card);
+      }
+      card.update(c, { note: this._notes.get(c.kernel_id) ?? null, stopped: this._stopped.get(clusterKey(c)) ?? null });
+      wanted.push(card.node);
     }
-    if (clusters.length === 0) {
-      const empty = element('div', 'jp-Nest-empty');
-      empty.append(
-        element('p', '', 'No clusters are running in this JupyterLab’s kernels.'),
-        element('p', '', 'Start one from a notebook:'),
-        element('pre', '', '%load_ext jupyter_nest\n%nest_cluster start')
-      );
-      children.push(empty);
-    }
-    for (const cluster of clusters) {
-      children.push(this._card(cluster));
-    }
-    this.node.replaceChildren(...children);
-  }
-
-  private _card(c: ICluster): HTMLElement {
-    const card = element('div', `jp-Nest-cluster jp-Nest-state-${c.state}`);
-    card.dataset.kernelId = c.kernel_id;
-    const head = element('div', 'jp-Nest-cluster-head');
-    head.append(
-      element('span', 'jp-Nest-cluster-title', clusterTitle(c)),
-      element('span', 'jp-Nest-badge', stateText(c))
-    );
-    card.append(head, element('div', 'jp-Nest-address', c.scheduler));
-    card.append(element('div', 'jp-Nest-kind', c.kind));
-    if (c.state === 'running' && c.totals) {
-      card.append(
-        element('div', 'jp-Nest-shape', shapeText(c.totals)),
-        element('div', 'jp-Nest-load', loadText(c.totals))
-      );
-    } else if (c.state === 'stopped') {
-      card.append(element('div', 'jp-Nest-reason', 'Stopped from its notebook.'));
-    } else {
-      card.append(element('div', 'jp-Nest-reason', c.reason || 'The scheduler does not answer.'));
-    }
-    const note = this._notes.get(c.kernel_id);
-    if (note) {
-      card.append(element('div', 'jp-Nest-note', note));
-    }
-    if (c.state !== 'stopped') {
-      card.append(this._actions(c));
-    }
-    return card;
-  }
-
-  private _actions(c: ICluster): HTMLElement {
-    const bar = element('div', 'jp-Nest-actions');
-    const button = (label: string, command: string, cls: string): HTMLButtonElement => {
-      const b = element('button', `jp-Nest-button ${cls}`, label) as HTMLButtonElement;
-      b.onclick = () => void this._commands.execute(command, { kernelId: c.kernel_id });
-      return b;
-    };
-    if (c.state === 'running') {
-      bar.append(button('Live slots', CommandIDs.showSlots, 'jp-Nest-show'));
-      bar.append(button('In a tab', CommandIDs.slotsTab, 'jp-Nest-tab'));
-      if (!c.remote) {
-        bar.append(button('Scale…', CommandIDs.scale, 'jp-Nest-scale'));
+    for (const [kernelId, card] of this._byKernel) {
+      if (!wanted.includes(card.node)) {
+        card.node.remove();
+        this._byKernel.delete(kernelId);
       }
     }
-    bar.append(button(c.remote ? 'Disconnect' : 'Stop', CommandIDs.stop, 'jp-Nest-stop'));
-    if (c.dashboard) {
-      const link = element('a', 'jp-Nest-dashboard', 'Dashboard') as HTMLAnchorElement;
-      link.href = c.dashboard;
-      link.target = '_blank';
-      link.rel = 'noopener';
-      bar.append(link);
-    }
-    return bar;
+    // Move only the cards out of place: a card taken out and put back loses the focus inside it.
+    wanted.forEach((node, i) => {
+      if (this._cards.children[i] !== node) {
+        this._cards.insertBefore(node, this._cards.children[i] ?? null);
+      }
+    });
   }
 
   private _model: ClusterModel;
   private _commands: CommandRegistry;
   private _notes = new Map<string, string>();
+  private _stopped = new Map<string, string>();
+  private _byKernel = new Map<string, ClusterCard>();
+  private _error = element('div', 'jp-Nest-error');
+  private _empty = element('div', 'jp-Nest-empty');
+  private _cards = element('div', 'jp-Nest-cards');
 }
 
 /** The side panel: a header, the cluster list and the slot view. */
 export class NestPanel extends Panel implements INestPanel {
-  constructor(model: ClusterModel, commands: CommandRegistry) {
+  constructor(model: ClusterModel, commands: CommandRegistry, settings: NestSettings) {
     super();
     this.id = 'jupyter-nest-panel';
     this.addClass('jp-Nest-panel');
@@ -135,7 +103,7 @@ export class NestPanel extends Panel implements INestPanel {
     header.addClass('jp-Nest-header');
     header.node.append(element('h2', '', 'Nest clusters'));
     this.list = new ClusterList(model, commands);
-    this.slots = new SlotsView();
+    this.slots = new SlotsView(settings);
     this.addWidget(header);
     this.addWidget(this.list);
     this.addWidget(this.slots);

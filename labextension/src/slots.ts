@@ -8,14 +8,18 @@ import { Widget } from '@lumino/widgets';
 
 import { fetchColumns, fetchView } from './api';
 import { loadBokeh } from './bokeh';
+import { NestSettings, pollFrequency } from './settings';
 import { IViewReply } from './types';
 
-/** How often the view's data is refreshed while it is visible. */
-const INTERVAL_MS = 1000;
+/** The longest wait between refreshes while the server does not answer. */
+const BACKOFF_MAX_MS = 10 * 1000;
 
 export class SlotsView extends Widget {
-  constructor() {
+  /** Refreshes every `slotsRefreshInterval` of `settings` while it is visible. */
+  constructor(settings: NestSettings) {
     super();
+    this._settings = settings;
+    settings.changed.connect(this._followSettings, this);
     this.addClass('jp-Nest-slots');
     this._title = document.createElement('div');
     this._title.className = 'jp-Nest-slots-title';
@@ -54,8 +58,17 @@ export class SlotsView extends Widget {
   }
 
   dispose(): void {
+    this._settings.changed.disconnect(this._followSettings, this);
     this.closeView();
     super.dispose();
+  }
+
+  private _followSettings(): void {
+    const interval = this._settings.current.slotsRefreshInterval;
+    if (this._poll && interval !== this._poll.frequency.interval) {
+      this._poll.frequency = pollFrequency(interval, BACKOFF_MAX_MS);
+      void this._poll.refresh();
+    }
   }
 
   private async _embed(kernelId: string): Promise<void> {
@@ -74,7 +87,7 @@ export class SlotsView extends Widget {
     this._setMessage('');
     this._poll = new Poll({
       factory: () => this._update(kernelId),
-      frequency: { interval: INTERVAL_MS, backoff: true, max: 10 * 1000 },
+      frequency: pollFrequency(this._settings.current.slotsRefreshInterval, BACKOFF_MAX_MS),
       name: 'jupyter-nest:slots',
       standby: () => this.isHidden || 'when-hidden'
     });
@@ -127,7 +140,7 @@ export class SlotsView extends Widget {
 
   private _notRunning(reply: IViewReply): string {
     return reply.cluster.state === 'stopped'
-      ? 'This cluster was stopped from its notebook.'
+      ? 'This cluster was stopped.'
       : reply.cluster.reason || 'The scheduler does not answer.';
   }
 
@@ -136,6 +149,7 @@ export class SlotsView extends Widget {
     this._message.hidden = !text;
   }
 
+  private _settings: NestSettings;
   private _viewId = UUID.uuid4();
   private _kernelId: string | null = null;
   private _views: any = null;

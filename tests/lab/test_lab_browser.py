@@ -5,7 +5,7 @@ Screenshots land in ``screenshots/`` (gitignored):
 ``lab-notebook-widget.png`` (the notebook with the widget's live slot view in its output),
 ``lab-live-slots.png`` (the live slot view in the panel),
 ``lab-slots-tab.png`` (the same view in a tab beside the notebook),
-``lab-panel-stopped.png`` (after Stop in the panel).
+``lab-panel-stopped.png`` (after Stop in the panel, confirmed in its dialog).
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ def test_panel_and_status_bar_follow_a_seceding_recursion():
         lab.wait_for_text(f"{card} .jp-Nest-shape", "1 worker x 1 thread", timeout=90)
 
         lab.page.click(f"{card} .jp-Nest-stop")
+        lab.page.click(".jp-Dialog .jp-mod-accept")  # Stop asks first
         lab.wait_for(f"{card}.jp-Nest-state-stopped", timeout=60)
+        lab.wait_for_text(f"{card} .jp-Nest-reason", "Stopped from the Nest panel")
         lab.wait_for_text(STATUS, "Nest: cluster stopped")
-        lab.wait_for_text(".jp-Nest-slots-message", "stopped from its notebook")
+        lab.wait_for_text(".jp-Nest-slots-message", "This cluster was stopped")
         lab.screenshot("lab-panel-stopped")
     print(f"browser test took {time.monotonic() - started:.0f} s")

@@ -78,6 +78,32 @@ def test_every_route_needs_the_token(server):
     assert status == 200 and b"Bokeh" in body
 
 
+# Allows everything but the Nest panel's resource, as a deployment's permissions might.
+DENY_NEST = """
+from jupyter_server.auth import Authorizer
+
+class DenyNest(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return resource != "nest"
+
+c.ServerApp.authorizer_class = DenyNest
+"""
+
+
+def test_the_servers_authorizer_decides_not_only_the_token():
+    with JupyterServer(app="server", config=DENY_NEST) as denying:
+        for path in ["jupyter-nest/clusters", "jupyter-nest/clusters/0123/view",
+                     "jupyter-nest/clusters/0123/columns", "jupyter-nest/static/js/bokeh.min.js"]:
+            status, body = denying.request("GET", path)
+            assert status == 403, (path, status, body[:200])
+            assert b"clusters" not in body and b"Bokeh" not in body
+        # the token is good, and the resources the Authorizer allows still answer
+        assert denying.api("GET", "api/kernels") == []
+        assert "started" in denying.api("GET", "api/status")
+        # refused by the Authorizer's answer, not for want of a token
+        assert "not authorized to read on resource: nest" in denying.log()
+
+
 def test_no_cluster_lists_empty_and_unknown_kernels_are_404(server):
     assert clusters(server) == []
     status, body = server.request("GET", "jupyter-nest/clusters/0123-abc/view")

@@ -61,6 +61,9 @@ class JupyterServer:
         Seconds to wait for the server to answer.
     env : dict, optional
         Extra environment variables for the server and its kernels.
+    config : str, optional
+        Python for the server's ``jupyter_server_config.py`` (e.g. an ``Authorizer`` class and
+        ``c.ServerApp.authorizer_class = ...``), in its private config folder.
 
     Examples
     --------
@@ -69,7 +72,8 @@ class JupyterServer:
     '2026-...'
     """
 
-    def __init__(self, app: str = "server", start_timeout: float = 90, env: dict[str, str] | None = None) -> None:
+    def __init__(self, app: str = "server", start_timeout: float = 90, env: dict[str, str] | None = None,
+                 config: str | None = None) -> None:
         if app not in _APPS:
             raise ValueError(f"app must be one of {sorted(_APPS)}, not {app!r}")
         self.app = app
@@ -86,6 +90,8 @@ class JupyterServer:
         notification = self.settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
         notification.parent.mkdir(parents=True)
         notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        if config is not None:
+            (self.tmp / "config" / "jupyter_server_config.py").write_text(config)
         self.env = {
             **os.environ,
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
