@@ -17,16 +17,10 @@ import pytest
 LAB = Path(__file__).resolve().parents[2] / "jupyter_nest" / "lab"
 HEAVY = ("dask", "distributed", "bokeh", "jupyter_nest.view", "jupyter_nest.cluster", "jupyter_nest.config")
 
-# Imports the lab modules under a bare ``jupyter_nest`` package, so the facade's own imports
-# (``jupyter_nest/__init__.py``) do not count: this measures what the lab modules pull in.
-# Once the facade is lazy too, a plain ``import jupyter_nest.lab`` must pass the same check.
+# What `jupyter server` runs to load the extension (the package finds it, then the module loads it).
 PROBE = """
-import importlib.util, json, sys, types
-spec = importlib.util.find_spec("jupyter_nest")
-package = types.ModuleType("jupyter_nest")
-package.__path__ = list(spec.submodule_search_locations)
-sys.modules["jupyter_nest"] = package
-import jupyter_nest.lab, jupyter_nest.lab._handlers
+import json, sys
+import jupyter_nest, jupyter_nest.lab, jupyter_nest.lab._handlers
 heavy = {heavy!r}
 print(json.dumps([m for m in sys.modules if m in heavy or m.split(".")[0] in heavy[:3]]))
 """

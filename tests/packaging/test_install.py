@@ -142,6 +142,7 @@ def test_the_sdist_and_wheel_are_complete_and_build_offline_without_node(source,
     wheel_names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("share/jupyter/labextensions/jupyter-nest/static/style.js",
                     "share/jupyter/labextensions/jupyter-nest/install.json",
+                    "share/jupyter/labextensions/jupyter-nest/schemas/jupyter-nest/plugin.json",
                     "etc/jupyter/jupyter_server_config.d/jupyter_nest.json",
                     "jupyter_nest/py.typed", ".dist-info/licenses/LICENSE"):
         assert any(n.endswith(shipped) for n in wheel_names), shipped
