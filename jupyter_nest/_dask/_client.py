@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from distributed import Client, Future, Worker, futures_of
+from distributed import Client, Future, Worker, default_client, futures_of
 from distributed.client import FutureCancelledError
 from distributed.protocol import pickle as _pickle
 from distributed.protocol.serialize import ToPickle
@@ -65,9 +65,24 @@ def announce_futures(client: Client) -> None:
     client._inform_scheduler_of_futures()
 
 
-def close_with_worker_processes(client: Client) -> None:
-    """Have Dask close ``client`` with the last worker of this process, as it does its own worker clients."""
+def become_worker_client(worker: Worker, client: Client) -> None:
+    """Make ``client`` the worker's own client, as Dask's ``get_client()`` makes its: ``worker.client``, which
+    Dask's own ``get_client()`` returns inside tasks, and which Dask closes with the last worker of the process."""
+    worker._client = client
     Worker._initialized_clients.add(client)
+
+
+def users_default_client(address: str) -> Client | None:
+    """This process's default client when a user made it (not a worker) for the scheduler at ``address``:
+    a worker running inside a kernel finds the notebook's client there."""
+    try:
+        client = default_client()
+    except ValueError:
+        return None
+    scheduler = client.scheduler
+    if client in Worker._initialized_clients or scheduler is None or scheduler.address != address:
+        return None
+    return client
 
 
 async def close_on_loop(client: Client) -> None:

@@ -11,7 +11,7 @@ from dask.utils import funcname
 from distributed import Future
 
 from .. import _dask
-from ..runtime import get_client, kernel_client
+from ..runtime import get_client, kernel_client, task_client
 from ._spawn import SpawnHandle, TaskContext, local, run_root
 from ._states import PENDING, Done, Failed, record
 
@@ -72,7 +72,7 @@ class Nest:
 
     def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Future:
         if _dask.in_task():
-            client = get_client()
+            client = task_client()
         else:
             client = kernel_client(f"{funcname(self.fn)}.spawn(...) outside a task")
         return client.submit(run_root, self.fn, args, kwargs, key=f"{funcname(self.fn)}-{uuid.uuid4().hex}",

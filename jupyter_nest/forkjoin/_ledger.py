@@ -12,7 +12,7 @@ import distributed
 from distributed import Worker
 
 from .. import _dask, config
-from ..runtime import get_client
+from ..runtime import task_client
 from ._states import CLAIMED, LENT, OFFERED, RunnerGone, settle
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class WorkerLedger:
         return next(self._ids)
 
     def client(self) -> distributed.Client:
-        return get_client()
+        return task_client()
 
     def try_secede(self) -> bool:
         """Take the one seceding permit of this process, if it is free."""

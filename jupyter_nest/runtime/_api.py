@@ -92,15 +92,23 @@ def _worker_client(worker: Worker, timeout: float) -> NestClient:
                 worker.scheduler.address,
                 loop=worker.loop,
                 security=worker.security,
-                set_as_default=False,
+                # As Dask's worker client: the default client inside tasks (distributed.wait,
+                # as_completed and Dask's own get_client find it), unless the worker runs in a
+                # process whose user has a client of this scheduler already (a kernel's).
+                set_as_default=_dask.users_default_client(worker.scheduler.address) is None,
                 asynchronous=False,
                 direct_to_workers=True,
                 name=WORKER_CLIENT_NAME,
                 timeout=timeout,
             )
-            _dask.close_with_worker_processes(client)
+            _dask.become_worker_client(worker, client)
             _worker_clients[worker] = client
     return client
+
+
+def task_client() -> distributed.Client:
+    """The client jupyter_nest's own code uses: ``get_client()`` without Dask's event, which says a user asked."""
+    return _get_client(None, None, True, event=False)
 
 
 def get_client(address: str | None = None, timeout: Any = None, resolve_address: bool = True) -> distributed.Client:
@@ -136,6 +144,10 @@ def get_client(address: str | None = None, timeout: Any = None, resolve_address:
     >>> client.submit(fib, 10).result()  # doctest: +SKIP
     55
     """
+    return _get_client(address, timeout, resolve_address, event=True)
+
+
+def _get_client(address: str | None, timeout: Any, resolve_address: bool, event: bool) -> distributed.Client:
     if timeout is None:
         timeout = dask.config.get("distributed.comm.timeouts.connect")
     timeout = parse_timedelta(timeout, "s")
@@ -148,7 +160,10 @@ def get_client(address: str | None = None, timeout: Any = None, resolve_address:
         return distributed.get_client(address, timeout=timeout, resolve_address=resolve_address)
     if address and address != worker.scheduler.address:
         return distributed.get_client(address, timeout=timeout, resolve_address=resolve_address)
-    return _worker_client(worker, timeout)
+    client = _worker_client(worker, timeout)
+    if event:
+        worker.log_event("worker-get-client", {"client": client.id, "timeout": timeout})
+    return client
 
 
 def secede() -> None:
@@ -224,8 +239,9 @@ def worker_client(timeout: Any = None, separate_thread: bool = True) -> Iterator
     ...         a, b = client.submit(fib, n - 1), client.submit(fib, n - 2)
     ...         return a.result() + b.result()
     """
-    _current_worker("worker_client()")
+    worker = _current_worker("worker_client()")
     client = get_client(timeout=timeout)
+    worker.log_event("worker-client", {"client": client.id, "timeout": timeout})
     if separate_thread and _dask.in_pool_thread():
         distributed.secede()
         try:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import jupyter_nest.config
 
 # isort: split
+import distributed
 import pytest
-from distributed import Event
+from distributed import Event, Queue, Variable
 from distributed.utils_test import gen_cluster
 from support.polling import until
 from support.wire import plain
@@ -236,3 +237,44 @@ async def test_a_failing_task_never_cancels_a_future_the_notebook_holds(c, s, a)
     assert mine.status == "pending"  # before: cancelled, "its parent task 'bad' ended without a result"
     await release.set()
     assert await mine == "released"
+
+
+HANDED_OFF = ("published", "variable", "queue", "forgotten")
+
+
+def held_then_says_so(started, release):
+    held(started, release)
+    Event(f"{started}-finished").set()
+    return "released"
+
+
+def hands_off_then_fails(release):
+    """Children handed to others (Dask's pseudo-clients hold them) and one only this task holds; then it fails."""
+    client = jupyter_nest.get_client()
+    handed = {how: client.submit(held_then_says_so, how, release, key=f"handed-{how}") for how in HANDED_OFF}
+    client.submit(held, "own", release, key="own-child")
+    client.publish_dataset(handed["published"], name="kept-dataset")
+    Variable("kept-variable", client=client).set(handed["variable"])
+    Queue("kept-queue", client=client).put(handed["queue"])
+    distributed.fire_and_forget(handed["forgotten"])
+    for name in (*HANDED_OFF, "own"):
+        assert Event(name).wait(timeout=30)
+    raise RuntimeError("the parent fails after handing its children off")
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 6)])
+async def test_a_failing_task_never_cancels_what_it_published_stored_or_fired_and_forgot(c, s, a):
+    await install(c)
+    release = Event("handoff-release", client=c)
+    with pytest.raises(RuntimeError, match="handing its children off"):
+        await c.submit(hands_off_then_fails, release.name, key="hands-off")
+    await until(lambda: "own-child" not in s.tasks or s.tasks["own-child"].state != "processing",
+                what="the child only the failed task held to be cancelled")
+    assert all(s.tasks[f"handed-{how}"].state == "processing" for how in HANDED_OFF)
+
+    await release.set()
+    assert await (await c.get_dataset("kept-dataset")) == "released"
+    assert await (await Variable("kept-variable", client=c).get()) == "released"
+    assert await (await Queue("kept-queue", client=c).get()) == "released"
+    assert await Event("forgotten-finished", client=c).wait(timeout=30)
+    await no_task_runs(a)
