@@ -4,11 +4,18 @@
 
     Exception
      └── NestError              a problem with what was asked for, told in one paragraph with the fix
-          └── NoClusterError    an operation needs a cluster and this kernel has none
+          ├── NoClusterError    an operation needs a cluster and this kernel has none
+          ├── NestConnectionError  a scheduler cannot be reached (also a ConnectionError, an OSError)
+          └── NestTimeoutError  a scheduler did not answer in time (also a TimeoutError)
     UserWarning
      └── InsecureClusterWarning a cluster listens beyond loopback in plain TCP (``--insecure``)
+    RuntimeWarning
+     └── HangWarning            every slot of the cluster waits on tasks that cannot start
     FutureWarning
      └── NestDeprecationWarning a name moved; the old one still works for now
+
+The connection errors are also the builtin kinds Dask raises for the same failures, so
+``except OSError`` or ``except TimeoutError`` written for Dask catches them too.
 """
 
 from __future__ import annotations
@@ -45,6 +52,33 @@ class NoClusterError(NestError):
             "`%nest_cluster start` (or `jupyter_nest.start()`), or attach to a running "
             "scheduler with `%nest_cluster connect tcp://HOST:PORT`."
         )
+
+
+class NestConnectionError(NestError, ConnectionError):
+    """A scheduler cannot be reached: nothing listens, the name does not resolve, the handshake fails.
+
+    Examples
+    --------
+    >>> isinstance(NestConnectionError("Cannot connect to tcp://10.0.0.5:8786"), OSError)
+    True
+    """
+
+
+class NestTimeoutError(NestError, TimeoutError):
+    """A scheduler did not answer within the time allowed.
+
+    Examples
+    --------
+    >>> isinstance(NestTimeoutError("no answer within 10 s"), TimeoutError)
+    True
+    """
+
+
+class HangWarning(RuntimeWarning):
+    """Every slot of the cluster is held by a task waiting on tasks that cannot start.
+
+    Filter it as any warning: ``warnings.filterwarnings("ignore", category=HangWarning)``.
+    """
 
 
 class InsecureClusterWarning(UserWarning):

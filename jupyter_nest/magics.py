@@ -40,7 +40,7 @@ local_cluster_options = option_group(
              help="run the workers as threads inside this kernel"),
     argument("--dashboard", action="store_true", default=None,
              help="serve Dask's dashboard on 127.0.0.1 (the default)"),
-    argument("--no-dashboard", dest="dashboard", action="store_false", help="no dashboard"),
+    argument("--no-dashboard", dest="dashboard", action="store_false", default=None, help="no dashboard"),
     argument("--replace", action="store_true", help="stop the cluster already running first"),
 )
 
@@ -78,6 +78,30 @@ ssh_options = option_group(
 )
 
 ACTIONS = ("start", "connect", "status", "scale", "restart", "stop", "widget")
+
+# The options each subcommand reads (by argparse dest); the others refuse every option.
+_BOTH = {"replace", "widget", "tls_ca", "tls_cert", "tls_key"}
+OPTIONS_OF = {
+    "start": _BOTH | {"workers", "threads", "memory_limit", "processes", "dashboard", "cluster", "option", "ssh",
+                      "ssh_port", "ssh_user", "ssh_key", "ssh_known_hosts", "remote_python", "workers_per_host",
+                      "insecure"},
+    "connect": _BOTH | {"timeout"},
+}
+_FLAGS = {"processes": "--no-processes", "dashboard": "--dashboard/--no-dashboard"}
+
+
+def refuse_foreign_options(func: Any, args: Any, action: str) -> None:
+    """Refuse options given to a subcommand that does not read them, instead of ignoring them."""
+    parser = func.parser
+    given = [dest for dest, value in vars(args).items()
+             if dest not in ("action", "target") and value != parser.get_default(dest)]
+    foreign = [dest for dest in given if dest not in OPTIONS_OF.get(action, set())]
+    if foreign:
+        flags = ", ".join(_FLAGS.get(dest, "--" + dest.replace("_", "-")) for dest in foreign)
+        owners = [a for a, options in OPTIONS_OF.items() if set(foreign) <= options]
+        where = f" (options of {' and '.join(owners)})" if owners else ""
+        raise NestError(f"%nest_cluster {action} takes no {flags}{where}. See `%nest_cluster?` for each "
+                        "subcommand's options.")
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -194,6 +218,7 @@ class NestMagics(Magics):
                 f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS` and "
                 "`scale N` take a value."
             )
+        refuse_foreign_options(self.nest_cluster, args, action)
         result = getattr(self, f"_{action}")(args)
         if args.widget and action in ("start", "connect"):
             display(self._widget(args))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from distributed import Security
 
 from .. import _aio, _dask, config
-from ..errors import NestError
+from ..errors import NestConnectionError, NestError, NestTimeoutError
 from ._client import SessionClient
 from ._session import Session, _lock, check_free, open_session
 
@@ -59,36 +59,36 @@ def _probe(address: str, host: str, port: int, timeout: float) -> None:
         with socket.create_connection((host, port), timeout=timeout):
             return
     except socket.gaierror:
-        raise NestError(
+        raise NestConnectionError(
             f"Cannot connect to {address}: the host name {host!r} does not resolve. Check the "
             "spelling, or use the scheduler's IP address."
         ) from None
     except ConnectionRefusedError:
-        raise NestError(
+        raise NestConnectionError(
             f"Cannot connect to {address}: the connection was refused, so no scheduler listens on "
             f"port {port} of {host}. Check that the scheduler is running (`dask scheduler` prints "
             "its address) and the port."
         ) from None
     except TimeoutError:
-        raise NestError(
+        raise NestTimeoutError(
             f"Cannot connect to {address}: no answer within {timeout:g} s. The host may be down "
             "or a firewall drops the traffic; raise the limit with --timeout if the network is slow."
         ) from None
     except OSError as e:
-        raise NestError(f"Cannot connect to {address}: {e.strerror or e}. Check the address.") from None
+        raise NestConnectionError(f"Cannot connect to {address}: {e.strerror or e}. Check the address.") from None
 
 
-def _handshake_failure(address: str, timeout: float, cause: BaseException) -> str:
+def _handshake_failure(address: str, timeout: float, cause: BaseException) -> NestError:
     """Why the Dask handshake with ``address`` failed, and what to do about it."""
     if isinstance(cause, ssl.SSLError):
-        return (
+        return NestConnectionError(
             f"Cannot connect to {address}: the TLS handshake failed ({cause.reason or cause}): this "
             "client and the scheduler do not accept each other's certificates. Give --tls-ca, "
             "--tls-cert and --tls-key issued by the scheduler's CA (or use tcp:// if it does not use TLS)."
         )
     closed = isinstance(cause, OSError) and not isinstance(cause, (asyncio.TimeoutError, TimeoutError))
     if address.startswith("tcp://") and closed:
-        return (
+        return NestConnectionError(
             f"Cannot connect to {address}: the server ended the Dask handshake "
             f"({type(cause).__name__}), as a TLS scheduler does with plain-TCP clients. If it serves "
             "TLS, connect with tls:// and --tls-ca, --tls-cert and --tls-key."
@@ -98,7 +98,7 @@ def _handshake_failure(address: str, timeout: float, cause: BaseException) -> st
         if address.startswith("tcp://")
         else "Check that the certificates were issued by the scheduler's CA."
     )
-    return (
+    return NestTimeoutError(
         f"Cannot connect to {address}: something listens there but did not complete the "
         f"Dask handshake within {timeout:g} s ({type(cause).__name__}). Is it a "
         f"Dask scheduler? {hint}"
@@ -120,7 +120,7 @@ def _handshake(address: str, timeout: float, security: Security | None) -> None:
     try:
         reply = _aio.run(identity(), timeout)
     except Exception as e:
-        raise NestError(_handshake_failure(address, timeout, root_cause(e))) from None
+        raise _handshake_failure(address, timeout, root_cause(e)) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise NestError(
             f"{address} answered, but as a {reply.get('type') if isinstance(reply, dict) else 'non-Dask'} "
@@ -171,7 +171,8 @@ def connect(
         try:
             client = SessionClient(address, timeout=wait, security=security, set_as_default=True)
         except (OSError, TimeoutError) as e:
-            raise NestError(f"Cannot connect to {address}: {e}. Check the address and try again.") from None
+            kind = NestTimeoutError if isinstance(e, (TimeoutError, asyncio.TimeoutError)) else NestConnectionError
+            raise kind(f"Cannot connect to {address}: {e}. Check the address and try again.") from None
         try:
             return open_session(Session(client, None))
         except BaseException:

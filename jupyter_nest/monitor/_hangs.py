@@ -12,12 +12,13 @@ that is running at that moment), naming the blocked tasks and the fix.
 
 from __future__ import annotations
 
-import sys
 import threading
+import warnings
 
 from distributed import Client
 
 from .._wire import Snapshot
+from ..errors import HangWarning
 from ._read import snapshot
 
 FIX = (
@@ -85,7 +86,7 @@ class HangWatcher:
             message = diagnose(snap, self.threshold)
             if message and not warned:
                 self.warnings.append(message)
-                print(message, file=sys.stderr, flush=True)
+                warnings.warn(message, HangWarning, stacklevel=1)
             warned = message is not None
 
     def stop(self) -> None:

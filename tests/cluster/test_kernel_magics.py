@@ -33,15 +33,15 @@ def test_magic_returns_the_client_and_renders_html(module_kernel):
 def test_errors_are_one_paragraph_and_the_kernel_stays_usable(module_kernel):
     k = module_kernel
     k.run("client = %nest_cluster start --workers 1 --threads 1").check()
-    for line, text in [
-        ("%nest_cluster start --workers 0", "--workers must be a whole number of 1 or more, got 0"),
-        ("%nest_cluster start", "already running in this kernel"),
-        ("%nest_cluster bogus", "unknown subcommand 'bogus'"),
-        ("%nest_cluster connect tcp://127.0.0.1:1 --timeout 3", "connection was refused"),
+    for line, text, kind in [
+        ("%nest_cluster start --workers 0", "--workers must be a whole number of 1 or more, got 0", "NestError"),
+        ("%nest_cluster start", "already running in this kernel", "NestError"),
+        ("%nest_cluster bogus", "unknown subcommand 'bogus'", "NestError"),
+        ("%nest_cluster connect tcp://127.0.0.1:1 --timeout 3", "connection was refused", "NestConnectionError"),
     ]:
         reply = k.run(line)
         assert reply.status == "error"
-        assert reply.error["ename"] == "NestError"
+        assert reply.error["ename"] == kind
         assert len(reply.error["traceback"]) == 1, reply.error["traceback"]
         assert text in reply.error["traceback"][0]
     assert k.value("client.submit(sum, [1, 2, 3]).result()") == 6

@@ -60,7 +60,7 @@ def tls_scheduler(tmp_path_factory, certificates):
 def test_a_plaintext_client_is_refused_with_an_error_naming_tls(module_kernel, tls_scheduler):
     plain = tls_scheduler.address.replace("tls://", "tcp://")
     reply = module_kernel.run(f"%nest_cluster connect {plain} --timeout 10")
-    assert reply.status == "error" and reply.error["ename"] == "NestError"
+    assert reply.status == "error" and reply.error["ename"] == "NestConnectionError"
     assert len(reply.error["traceback"]) == 1
     message = reply.error["evalue"]
     assert f"Cannot connect to {plain}: the server ended the Dask handshake" in message
@@ -71,7 +71,7 @@ def test_a_plaintext_client_is_refused_with_an_error_naming_tls(module_kernel, t
 def test_a_client_with_a_certificate_from_another_ca_is_refused(module_kernel, tls_scheduler, certificates):
     reply = module_kernel.run(
         f"%nest_cluster connect {tls_scheduler.address} --timeout 10 {tls_flags(certificates['theirs'])}")
-    assert reply.status == "error" and reply.error["ename"] == "NestError"
+    assert reply.status == "error" and reply.error["ename"] == "NestConnectionError"
     assert len(reply.error["traceback"]) == 1
     assert (f"Cannot connect to {tls_scheduler.address}: the TLS handshake failed (CERTIFICATE_VERIFY_FAILED)"
             in reply.error["evalue"])

@@ -30,5 +30,5 @@ def test_no_chromium_is_one_line_naming_it_and_the_fix(tmp_path):
 
 
 def test_tests_that_need_no_chromium_still_run_without_it(tmp_path):
-    result = pytest_run("tests/cluster/test_magic_comments.py", JUPYTER_NEST_CHROMIUM=str(tmp_path / "none"))
+    result = pytest_run("tests/cluster/test_magic_parsing.py", JUPYTER_NEST_CHROMIUM=str(tmp_path / "none"))
     assert result.returncode == 0, result.stdout + result.stderr

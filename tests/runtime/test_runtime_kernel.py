@@ -78,6 +78,7 @@ def test_plain_dask_deadlock_gets_one_warning_naming_blocked_tasks(k):
     )
     text = stderr_of(messages)
     assert text.count("the cluster looks deadlocked") == 1
+    assert "HangWarning: " in text
     assert "All 2 task slots have been blocked" in text
     blocked = re.findall(r"(fib_plain_dask-[0-9a-f]+) on tcp://127\.0\.0\.1:\d+", text)
     assert len(blocked) == 2, text
@@ -88,6 +89,20 @@ def test_plain_dask_deadlock_gets_one_warning_naming_blocked_tasks(k):
     k.run("import time\nfor _ in range(40):\n    if live('fib_plain_dask') == 0: break\n    time.sleep(0.05)").check()
     assert k.value("live('fib_plain_dask')") == 0
     assert k.value("client.submit(sum, [1, 2]).result(timeout=30)") == 3
+
+
+def test_the_hang_warning_is_a_category_users_can_filter(k):
+    k.run("import warnings\nfrom jupyter_nest.errors import HangWarning\nsaved_filters = warnings.filters[:]\n"
+          "warnings.filterwarnings('ignore', category=HangWarning)").check()
+    started = time.monotonic()
+    try:
+        messages = run_and_interrupt(k, "f2 = client.submit(fib_plain_dask, 5, pure=False)\nf2.result()",
+                                     wait_for=lambda ms: time.monotonic() - started > 8)
+    finally:
+        k.run("warnings.filters[:] = saved_filters").check()
+    assert any(m["msg_type"] == "error" for m in messages)
+    assert "deadlocked" not in stderr_of(messages)
+    k.run("for _ in range(40):\n    if live('fib_plain_dask') == 0: break\n    time.sleep(0.05)").check()
 
 
 def test_interrupting_a_wait_cancels_the_whole_tree(k):
