@@ -196,6 +196,16 @@ def test_prints_appear_once_in_the_submitting_cell(nb, tmp_path):
                     and m["msg_type"] == "stream" and "marker" in m["content"]["text"]]
 
 
+def test_distributed_print_in_a_submitted_cell_shows_once(nb):
+    # Dask forwards distributed.print to every client itself; the cell's own capture must not repeat it
+    reply = nb.ok("%%nest_submit --wait\nimport distributed\ndistributed.print('marker-dask-print')\n1")
+    assert reply.result["text/plain"] == "1"
+    drain(nb.kernel, lambda: streams(nb.log, "marker-dask-print"))
+    later = time.monotonic() + 2  # room for a duplicate to show up, if there were one
+    drain(nb.kernel, lambda: time.monotonic() > later)
+    assert len(streams(nb.log, "marker-dask-print")) == 1, streams(nb.log, "marker-dask-print")
+
+
 def test_submit_cell_api_prints_into_the_calling_cell(nb):
     reply = nb.ok("import jupyter_nest\nn_api = 6\n"
                   "f = jupyter_nest.submit_cell('print(\"marker-api\", n_api)\\nn_api * 7', globals())\n"

@@ -112,6 +112,12 @@ class Hub:
             worker.log_event(TOPIC, {"cell": name, "out": chunks})
 
 
+def _from_dask_print() -> bool:
+    """Whether ``distributed.print`` is writing: Dask sends that line to every client itself."""
+    caller = sys._getframe(2)  # 0: this function, 1: Router.write, 2: who called the builtin print
+    return caller.f_code is distributed.print.__code__
+
+
 class Router:
     """Stands in for ``sys.stdout``/``sys.stderr``: cell output to the hub, the rest to ``original``."""
 
@@ -122,7 +128,7 @@ class Router:
 
     def write(self, text: str) -> int:
         where = _current_cell()
-        if where is None or not isinstance(text, str):
+        if where is None or not isinstance(text, str) or _from_dask_print():
             return self.original.write(text)
         cell, worker = where
         self.jupyter_nest_hub.add(cell, worker, self.name, text)
