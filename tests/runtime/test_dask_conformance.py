@@ -8,6 +8,7 @@ Written from Dask's documentation ("Launch Tasks from Tasks", the worker client 
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 
 import distributed
@@ -146,6 +147,45 @@ async def async_task(api):
     """An ``async def`` task: Dask gives it an asynchronous client, awaited on the worker's loop."""
     client = importlib.import_module(api).get_client()
     return await client.submit(inc, 41)
+
+
+def gathers_from_both_workers(api, addresses):
+    with importlib.import_module(api).worker_client() as client:
+        first, second = (client.submit(inc, i, workers=[where], pure=False) for i, where in enumerate(addresses))
+        return client.gather([first, second])
+
+
+def shares_the_workers_loop(api):
+    with importlib.import_module(api).worker_client() as client:
+        return client.loop is distributed.get_worker().loop
+
+
+def maps_with_an_executor(api):
+    with importlib.import_module(api).worker_client() as client, client.get_executor() as executor:
+        return sum(executor.map(square, range(5)))
+
+
+def back_in_the_pool_after_worker_client(api):
+    with importlib.import_module(api).worker_client():
+        pass
+    return threading.current_thread() in distributed.get_worker().executor._threads
+
+
+def test_gather_from_tasks_pinned_to_each_worker(client, api):
+    addresses = sorted(client.scheduler_info()["workers"])
+    assert client.submit(gathers_from_both_workers, api, addresses, pure=False).result(timeout=60) == [1, 2]
+
+
+def test_the_task_client_runs_on_the_workers_loop(client, api):
+    assert client.submit(shares_the_workers_loop, api, pure=False).result(timeout=60) is True
+
+
+def test_the_task_clients_executor(client, api):
+    assert client.submit(maps_with_an_executor, api, pure=False).result(timeout=60) == 30
+
+
+def test_worker_client_rejoins_the_thread_pool(client, api):
+    assert client.submit(back_in_the_pool_after_worker_client, api, pure=False).result(timeout=60) is True
 
 
 def test_dask_compute_inside_a_task(client, api):
