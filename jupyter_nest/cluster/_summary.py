@@ -8,6 +8,7 @@ from typing import Any
 
 from dask.utils import format_bytes
 
+from ..errors import NestConnectionError
 from ._dashboard import browser_link
 
 
@@ -125,6 +126,14 @@ class ClusterSummary:
 def summarize(client: Any, kind: str, dashboard: bool, detailed: bool = False) -> ClusterSummary:
     """Describe the cluster behind ``client``; ``detailed`` adds tasks and per-worker rows."""
     info = client.scheduler_info(n_workers=-1)
+    if client.status != "running" or "workers" not in info:
+        # Dask answers from a stale cache while it reconnects, and with {} once it gave up.
+        address = getattr(client.scheduler, "address", None) or "of this cluster"
+        raise NestConnectionError(
+            f"The scheduler at {address} does not answer: this kernel lost its connection to it "
+            f"(the client is {client.status}). If the scheduler stopped, `%nest_cluster start --replace` "
+            "starts a new cluster, or `%nest_cluster stop` forgets this one."
+        )
     workers = info["workers"]
     rows: tuple[WorkerRow, ...] = ()
     tasks: dict[str, int] = {}

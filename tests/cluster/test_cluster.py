@@ -254,6 +254,23 @@ def test_connect_to_a_silent_server_times_out_with_address_and_timeout(ipython):
     assert time.monotonic() - t < 15
 
 
+def test_status_after_the_scheduler_was_killed_says_so_and_stop_recovers(ipython, dask_processes):
+    client = magic(ipython, f"connect {dask_processes.address} --timeout 10")
+    scheduler = dask_processes.procs[0]
+    scheduler.kill()
+    scheduler.wait(10)
+    deadline = time.monotonic() + 30
+    while client.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # before: KeyError: 'workers' from deep inside (or a stale summary while Dask reconnects)
+    with pytest.raises(ConnectionError, match=rf"The scheduler at {dask_processes.address} does not answer.*"
+                                              r"`%nest_cluster start --replace`") as e:
+        magic(ipython, "status")
+    assert isinstance(e.value, NestError)
+    magic(ipython, "stop")
+    assert jupyter_nest.current() is None
+
+
 def test_connect_to_a_real_scheduler_process(ipython, dask_processes):
     client = magic(ipython, f"connect {dask_processes.address} --timeout 10")
     assert client.summary().kind == "remote scheduler"
