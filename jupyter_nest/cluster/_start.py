@@ -14,11 +14,11 @@ from distributed.deploy import Cluster
 
 from .. import _dask, config
 from .._wire import PRELOAD_MODULE
-from ..errors import NestError
+from ..errors import NestError, NestTimeoutError
 from . import _exposure, _preload
 from ._client import SessionClient
 from ._connect import root_cause
-from ._session import Session, _lock, check_free, open_session
+from ._session import Session, _lock, check_free, open_session, wait_for_worker_count, worker_set
 from .ssh import SSHOptions
 from .ssh import plan as ssh_plan
 
@@ -164,6 +164,21 @@ def _check_combination(cluster: str | None, options: dict[str, Any] | None, ssh:
                         "(from Python: `ssh_options=` goes with `ssh=`).")
 
 
+def _await_workers(client: SessionClient, n: int) -> None:
+    """Return once the ``n`` workers a cluster of ours launched have joined: an SSH worker's process is up
+    before it registers with the scheduler, and a summary or a submission right after start must see it."""
+    timeout = config.seconds("start-timeout")
+    try:
+        wait_for_worker_count(client, n, timeout)
+    except TimeoutError:
+        joined = len(worker_set(client))
+        raise NestTimeoutError(
+            f"The cluster started, but only {joined} of its {n} workers joined the scheduler within "
+            f"{timeout:g} s (jupyter-nest.start-timeout). The machine may be overloaded, or the workers cannot "
+            "reach the scheduler; raise the limit, or check the workers' logs."
+        ) from None
+
+
 def start(
     workers: int | None = None,
     threads: int | None = None,
@@ -248,6 +263,8 @@ def start(
             client.nest_kind = kind
             client.nest_dashboard = kwargs.get("scheduler_kwargs", {}).get("dashboard", True)
             _exposure.check_listening(_dask.scheduler_address(client), insecure)
+            if cluster is None and isinstance(created, _dask.SpecCluster):
+                _await_workers(client, len(created.worker_spec))
             session = Session(client, created)
             if cluster is not None and workers is not None:
                 session.scale(workers)

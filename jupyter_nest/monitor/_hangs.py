@@ -48,7 +48,7 @@ def diagnose(snap: Snapshot, threshold: float) -> str | None:
     slots = sum(w["nthreads"] for w in workers)
     which = "Its only task slot has" if slots == 1 else f"All {slots} task slots have"
     return (
-        f"jupyter_nest: the cluster looks deadlocked. {which} been blocked for {waited:.0f} s by "
+        f"the cluster looks deadlocked. {which} been blocked for {waited:.0f} s by "
         f"tasks waiting on other tasks without seceding, so the tasks they wait for cannot start. "
         f"Blocked: {names}{more}. {FIX}"
     )
@@ -86,7 +86,9 @@ class HangWatcher:
             message = diagnose(snap, self.threshold)
             if message and not warned:
                 self.warnings.append(message)
-                warnings.warn(message, HangWarning, stacklevel=1)
+                # shown as "jupyter_nest:1: HangWarning: ...": the code that raised it is this watcher
+                # thread, so Python's usual file, line and source line would say nothing useful
+                warnings.warn_explicit(message, HangWarning, "jupyter_nest", 1, module="jupyter_nest")
             warned = message is not None
 
     def stop(self) -> None:
