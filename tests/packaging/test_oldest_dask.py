@@ -101,11 +101,13 @@ def test_the_conformance_suite_passes_at_the_oldest_dask_allowed(tmp_path):
     assert (dask_version, distributed_version) == (FLOOR, FLOOR)
     assert Path(where).is_relative_to(REPO), where
 
-    result = run([python, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
-                  "tests/runtime/test_dask_conformance.py"], 600, cwd=REPO, env=env)
-    print(f"at Dask {FLOOR}: installing took {installed - started:.0f} s, "
-          f"the conformance suite {time.monotonic() - installed:.0f} s")
+    # Run from tmp_path: what Dask writes to the working folder (cluster dumps of failed tests) stays there.
+    result = run([python, "-m", "pytest", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"),
+                  "-o", "addopts=", "-p", "no:cacheprovider", "-q",
+                  str(REPO / "tests" / "runtime" / "test_dask_conformance.py")], 600, cwd=tmp_path, env=env)
     summary = result.stdout.strip().splitlines()[-1]
+    print(f"at Dask {FLOOR}: installing took {installed - started:.0f} s, "
+          f"the conformance suite {time.monotonic() - installed:.0f} s: {summary}")
     assert result.returncode == 0 and re.search(r"\d+ passed", summary) and "failed" not in summary, \
         f"at Dask {FLOOR}:\n{result.stdout[-8000:]}"
 
