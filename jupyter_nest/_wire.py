@@ -38,6 +38,8 @@ LATEST_TREE_HANDLER = "nest_latest_tree"
 ERROR_CHAIN_HANDLER = "nest_error_chain"
 ADOPT_HANDLER = "nest_adopt"
 SNAPSHOT_HANDLER = "nest_snapshot"
+# Scheduler stream handler (on a client's batched stream, so it arrives after the key's own submission).
+ALSO_PARENT_HANDLER = "nest_also_parent"
 
 # Worker RPC handlers of @nest's work sharing.
 OFFER_HANDLER = "nest_offer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ __all__ = ["FutureCancelledError", "HookedClient", "ToPickle", "sync"]
 # The coroutines of a Client's blocking waits, as ``Client.sync`` receives them.
 _WAITS = frozenset({"_result", "_exception", "_traceback", "_gather", "_wait"})
 
+_sent = threading.local()  # whether this thread's last submit sent a graph (tasks share a worker's client)
+
 
 class HookedClient(Client):
     """A ``Client`` with hooks where Dask has no public one: before a submission, and on a task's error report."""
@@ -23,11 +26,22 @@ class HookedClient(Client):
     def before_submit(self) -> None:
         """Called before every graph this client sends (submit, map, compute, persist)."""
 
+    def submitted_again(self, key: Any) -> None:
+        """Called when ``submit`` found ``key`` among this client's futures and so sent the scheduler nothing."""
+
     def error_report(self, exception: Any, traceback: Any) -> dict[str, Any]:
         """The exception and traceback to record for a task that erred (as the scheduler sent them)."""
         return {"exception": exception, "traceback": traceback}
 
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        _sent.graph = False
+        future = super().submit(*args, **kwargs)
+        if not _sent.graph:
+            self.submitted_again(future.key)
+        return future
+
     def _graph_to_futures(self, *args: Any, **kwargs: Any) -> Any:
+        _sent.graph = True
         self.before_submit()
         return super()._graph_to_futures(*args, **kwargs)
 
@@ -53,6 +67,25 @@ def awaited_futures(client: Client, func: Callable[..., Any], args: tuple[Any, .
     if args and (owner is client or name == "_wait"):
         return list(futures_of(args[0]))
     return None
+
+
+def wait_was_cancelled(error: BaseException) -> bool:
+    """Whether ``error`` is what Dask's ``sync`` raises when the coroutine it waits on was cancelled.
+
+    It catches ``Exception`` only, so an ``asyncio.CancelledError`` leaves its result unset:
+    ``UnboundLocalError: cannot access local variable 'result'``.
+    """
+    if not isinstance(error, UnboundLocalError):
+        return False
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code is sync.__code__
+
+
+def tell_scheduler(client: Client, op: str, **msg: Any) -> None:
+    """Send ``msg`` to the scheduler's stream handler ``op`` on the client's batched stream (after its graphs)."""
+    client._send_to_scheduler({"op": op, **msg})
 
 
 def unbound_futures(value: Any) -> list[Future]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -83,13 +84,20 @@ def held_outside(scheduler: Any, key: Any, client: str | None, inside: Iterable[
 
 
 def cancel_for_their_clients(scheduler: Any, keys: Iterable[Any], owners: Mapping[Any, str],
-                             inside: Iterable[str], reason: str, msg: str) -> None:
+                             inside: Iterable[str], reason: str, msg: str, patience: int = 100) -> None:
     """Cancel the live tasks among ``keys`` that no client outside their tree holds.
 
     A key a client outside the tree holds too (see :func:`held_outside`; ``owners[key]`` is
     the client that submitted it) is left alone: it is that client's result as well.
     Leaving clients are skipped: they release their keys anyway.
     """
+    if patience and any(comm.closed() for comm in scheduler.client_comms.values()):
+        # Dask tells every client of a cancel, and logs a CRITICAL traceback for each whose comm
+        # closed but which the scheduler has not removed yet (a dead worker's): wait until it has.
+        keys = list(keys)
+        asyncio.get_running_loop().call_later(0.02, lambda: cancel_for_their_clients(
+            scheduler, keys, owners, inside, reason, msg, patience - 1))
+        return
     inside = tuple(inside)
     by_client: dict[str, list[Any]] = {}
     for k in keys:

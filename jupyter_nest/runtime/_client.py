@@ -28,7 +28,7 @@ import distributed
 from distributed import Future
 
 from .. import _dask
-from .._wire import ADOPT_HANDLER, ERROR_CHAIN_HANDLER
+from .._wire import ADOPT_HANDLER, ALSO_PARENT_HANDLER, ERROR_CHAIN_HANDLER
 from ..errors import NestError
 
 _policy = threading.local()
@@ -206,6 +206,10 @@ class NestClient(_dask.HookedClient):
                     self.cancel(awaited)
                 raise
             except Exception as error:
+                if _dask.wait_was_cancelled(error):
+                    raise _dask.FutureCancelledError(
+                        awaited[0].key if awaited else "the awaited futures", reason="cancelled",
+                        msg="the wait was cancelled: its client or event loop is closing") from None
                 unpicklable = _unpicklable_result(error, awaited)
                 if unpicklable is not None:
                     raise unpicklable from None
@@ -217,6 +221,13 @@ class NestClient(_dask.HookedClient):
 
     def before_submit(self) -> None:
         _stop_if_cancelled()
+
+    def submitted_again(self, key: Any) -> None:
+        # A second task asking for a pure key its worker's client holds already: the scheduler hears
+        # nothing of it, so the lineage would cancel the key with the first task's tree alone.
+        parent = _dask.task_key()
+        if parent is not None and self.status == "running":
+            _dask.tell_scheduler(self, ALSO_PARENT_HANDLER, key=key, parent=parent)
 
     def error_report(self, exception: Any, traceback: Any) -> dict[str, Any]:
         return _repair(exception, traceback)

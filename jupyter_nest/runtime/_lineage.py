@@ -28,6 +28,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from .. import _dask
 from .._wire import (
     ADOPT_HANDLER,
+    ALSO_PARENT_HANDLER,
     ERROR_CHAIN_HANDLER,
     LATEST_TREE_HANDLER,
     LINEAGE_PLUGIN,
@@ -82,6 +83,9 @@ class LineagePlugin(SchedulerPlugin):
     def __init__(self, max_tasks: int = 200_000) -> None:
         self.max_tasks = max_tasks
         self.parent: dict[Any, Any] = {}
+        # Pure keys are shared: two tasks (of one worker's client, so Dask cannot tell them apart) may
+        # submit the same child. Its later parents, kept so it lives while any of them does.
+        self.more_parents: dict[Any, set[Any]] = {}
         self.owner: dict[Any, str] = {}  # the client that submitted each child
         self.children: dict[Any, list[Any]] = {}
         # How tasks ended: ``outcome`` while the scheduler still holds them,
@@ -102,6 +106,7 @@ class LineagePlugin(SchedulerPlugin):
             ADOPT_HANDLER: self.adopt,
             LATEST_TREE_HANDLER: self.latest_tree,
         })
+        scheduler.stream_handlers[ALSO_PARENT_HANDLER] = self.also_parent
 
     async def close(self) -> None:
         if self._unhook is not None:
@@ -128,10 +133,20 @@ class LineagePlugin(SchedulerPlugin):
                 self.parent[key] = parent
                 self.owner[key] = client
                 siblings.append(key)
+            else:
+                self.also_parent(key, parent)
         # A task's submissions may arrive after it finished (they travel on another
         # connection), so only a parent that was cancelled or failed disowns them.
         if self.state(parent) in ("cancelled", "erred"):
             asyncio.get_running_loop().call_soon(self._cancel, owned, parent)
+
+    def also_parent(self, key: Any, parent: Any, client: str | None = None) -> None:
+        """Task ``parent`` also submitted ``key``, which an earlier task submitted first."""
+        first = self.parent.get(key)
+        if first is None or first == parent or parent in self.more_parents.get(key, ()):
+            return
+        self.more_parents.setdefault(key, set()).add(parent)
+        self.children.setdefault(parent, []).append(key)
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if finish == "erred":
@@ -154,6 +169,7 @@ class LineagePlugin(SchedulerPlugin):
         while len(self.final) > self.max_tasks:
             key, _ = self.final.popitem(last=False)
             self.parent.pop(key, None)
+            self.more_parents.pop(key, None)
             self.owner.pop(key, None)
             self.children.pop(key, None)
             self.calls.pop(key, None)
@@ -183,18 +199,27 @@ class LineagePlugin(SchedulerPlugin):
         tasks = self.scheduler.tasks
         return sum(1 for c in self.children.get(key, ()) if c in tasks and tasks[c].state in _dask.LIVE_STATES)
 
-    def descendants(self, key: Any) -> list[Any]:
-        out, stack = [], list(self.children.get(key, ()))
+    def orphans(self, keys: Any, because: Any) -> list[Any]:
+        """``keys`` and their descendants, except those another parent still running needs."""
+        tasks = self.scheduler.tasks
+        dying, out, stack = {because}, [], list(keys)
         while stack:
-            k = stack.pop()
-            out.append(k)
-            stack.extend(self.children.get(k, ()))
+            key = stack.pop()
+            if key in dying:
+                continue
+            others = self.more_parents.get(key)
+            if others and any(p not in dying and p in tasks and tasks[p].state in _dask.LIVE_STATES
+                              for p in (*others, self.parent.get(key))):
+                continue
+            dying.add(key)
+            out.append(key)
+            stack.extend(self.children.get(key, ()))
         return out
 
     def _cancel(self, keys: Any, because: Any) -> None:
         _dask.cancel_for_their_clients(
             self.scheduler,
-            list(keys) + [d for k in keys for d in self.descendants(k)],
+            self.orphans(keys, because),
             self.owner,
             TREE_CLIENT_NAMES,
             reason="parent-cancelled",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import jupyter_nest.config
 
 # isort: split
+import asyncio
+
 import distributed
 import pytest
 from distributed import Event, Queue, Variable
@@ -278,3 +280,71 @@ async def test_a_failing_task_never_cancels_what_it_published_stored_or_fired_an
     assert await (await Queue("kept-queue", client=c).get()) == "released"
     assert await Event("forgotten-finished", client=c).wait(timeout=30)
     await no_task_runs(a)
+
+
+def shares_a_child(started, release, fail):
+    """Submit the child ``shared-child`` (a pure key two tasks compute alike); fail first if ``fail`` is set."""
+    child = jupyter_nest.get_client().submit(held, started, release, key="shared-child")
+    if fail is not None:
+        Event(fail).wait()
+        raise RuntimeError("one of the two parents fails")
+    return child.result()
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 4)])
+async def test_a_child_two_tasks_share_lives_while_either_needs_it(c, s, a):
+    await install(c)
+    started, release, fail = (Event(name, client=c) for name in ("shared-started", "shared-release", "sharer-fail"))
+    failing = c.submit(shares_a_child, started.name, release.name, fail.name, key="failing-sharer")
+    assert await started.wait(timeout=30)
+    waiting = c.submit(shares_a_child, started.name, release.name, None, key="waiting-sharer")
+    # Both tasks run on the one worker, so both submit through its one client: who holds the key cannot tell
+    # the trees apart; only the lineage can.
+    await until(lambda: _children_of(c, "waiting-sharer"), timeout=10,
+                what="the shared child listed under its second parent")
+
+    await fail.set()
+    with pytest.raises(RuntimeError, match="one of the two parents fails"):
+        await failing
+    assert s.tasks["shared-child"].state == "processing"  # before: cancelled with the failed parent
+    await release.set()
+    assert await waiting == "released"
+
+
+async def _children_of(c, key):
+    return child_keys(await tree(c, key)) == ["shared-child"]
+
+
+
+WAIT_ENDED = []
+
+
+def waits_on_a_held_child(started, release, key):
+    child = jupyter_nest.get_client().submit(held, started, release, key=key)
+    try:
+        child.result()
+    except BaseException as error:
+        WAIT_ENDED.append(error)
+        raise
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 2)])
+async def test_a_wait_whose_coroutine_is_cancelled_ends_with_a_cancellation(c, s, a):
+    """Dask's ``sync`` catches ``Exception`` only: when something cancels the coroutine a wait runs on (its
+    event loop shutting down, its client closing), the waiting thread gets ``UnboundLocalError: cannot access
+    local variable 'result'`` (seen on a loaded CI). Which of Dask's paths does it cannot be timed for real in
+    a test, so the test cancels the coroutine itself."""
+    await install(c)
+    started, release = Event("cut-started", client=c), Event("cut-release", client=c)
+    waiter = c.submit(waits_on_a_held_child, started.name, release.name, "cut-child", key="cut-waiter")
+    assert await started.wait(timeout=10)
+    waits = await until(lambda: [t for t in asyncio.all_tasks() if "_result" in repr(t.get_coro())], timeout=10,
+                        what="the task's wait on the event loop")
+    waits[0].cancel()
+    await until(lambda: WAIT_ENDED, timeout=10, what="the task's wait to end")
+    # before: UnboundLocalError "cannot access local variable 'result' where it is not associated with a value"
+    assert isinstance(WAIT_ENDED[0], distributed.client.FutureCancelledError), repr(WAIT_ENDED[0])
+    assert "cut-child" in str(WAIT_ENDED[0]) and "wait was cancelled" in str(WAIT_ENDED[0])
+    await release.set()
+    with pytest.raises(distributed.client.FutureCancelledError):
+        await waiter
