@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from distributed import LocalCluster, Nanny
 from distributed.comm import connect as connect_comm
 from distributed.core import Status
 from distributed.deploy.spec import SpecCluster
@@ -12,5 +15,24 @@ from distributed.deploy.ssh import logger as ssh_logger
 from distributed.deploy.utils import nprocesses_nthreads
 from distributed.utils import format_dashboard_link
 
-__all__ = ["SSHProcess", "SSHScheduler", "SSHWorker", "SpecCluster", "Status", "connect_comm",
-           "format_dashboard_link", "nprocesses_nthreads", "ssh_logger"]
+__all__ = ["NannyKeepingLocalCluster", "SSHProcess", "SSHScheduler", "SSHWorker", "SpecCluster", "Status",
+           "connect_comm", "format_dashboard_link", "nprocesses_nthreads", "ssh_logger"]
+
+
+class NannyKeepingLocalCluster(LocalCluster):
+    """A ``LocalCluster`` that leaves a nanny to restart its dead worker, however long that takes.
+
+    Dask's ``SpecCluster`` closes the nanny of a worker that left the scheduler and is not back
+    within ``distributed.deploy.lost-worker-timeout``: a restart slowed down by a busy machine,
+    or a worker killed again while it restarts, then shrinks the cluster for good. It also logs a
+    ``KeyError`` for a worker that left before the cluster heard it joined.
+    """
+
+    def _update_worker_status(self, op: str, msg: Any) -> None:
+        if op == "remove":
+            info = self.scheduler_info["workers"].pop(msg, None)
+            nanny = self.workers.get(info["name"]) if info is not None else None
+            if info is None or (isinstance(nanny, Nanny) and nanny.status == Status.running):
+                return
+            self.scheduler_info["workers"][msg] = info
+        super()._update_worker_status(op, msg)

@@ -101,7 +101,7 @@ def _local_plan(
     else:
         _preload.quiet_task_failures()
     kind = "local cluster of worker processes" if processes else "local cluster of threads in this kernel"
-    return LocalCluster, options, kind
+    return _dask.NannyKeepingLocalCluster, options, kind
 
 
 def _class_plan(
