@@ -49,8 +49,9 @@ class NoClusterError(NestError):
     def __init__(self, what: str = "This") -> None:
         super().__init__(
             f"{what} needs a cluster, and none is running in this kernel. Start one with "
-            "`%nest_cluster start` (or `jupyter_nest.start()`), or attach to a running "
-            "scheduler with `%nest_cluster connect tcp://HOST:PORT`."
+            "`%nest_cluster start` (or `jupyter_nest.start()`), connect to a running "
+            "scheduler with `%nest_cluster connect tcp://HOST:PORT`, or make a Dask client "
+            "(`distributed.Client(...)`), which is then used, or `jupyter_nest.attach(client)`."
         )
 
 
