@@ -21,6 +21,7 @@ from ..errors import NestConnectionError, NestError, NestTimeoutError
 from ..runtime import NestClient
 from . import _session
 from ._client import SessionClient
+from ._foreign import is_cluster
 from ._session import Session, _lock, check_free, open_session
 
 # Clients the user detached from (``stop`` on an adopted session): only an explicit ``attach`` takes them again,
@@ -28,11 +29,11 @@ from ._session import Session, _lock, check_free, open_session
 _detached: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
-def _target_of(target: Any) -> tuple[Client | None, Cluster | None]:
+def _target_of(target: Any) -> tuple[Client | None, Any]:
     if isinstance(target, Client):
         cluster = getattr(target, "cluster", None)
-        return target, cluster if isinstance(cluster, Cluster) else None
-    if isinstance(target, Cluster):
+        return target, cluster if is_cluster(cluster) else None
+    if is_cluster(target):
         return None, target
     raise NestError(
         f"attach takes a distributed.Client or a Dask cluster object (LocalCluster, SLURMCluster, "
@@ -41,20 +42,20 @@ def _target_of(target: Any) -> tuple[Client | None, Cluster | None]:
     )
 
 
-def _describe(client: Client | None, cluster: Cluster | None) -> str:
+def _describe(client: Client | None, cluster: Any) -> str:
     if cluster is not None:
         return f"your {type(cluster).__name__} (attached)"
     return "your client's scheduler (attached)"
 
 
-def _scheduler_of(client: Client | None, cluster: Cluster | None) -> str:
+def _scheduler_of(client: Client | None, cluster: Any) -> str:
     if cluster is not None:
         return str(cluster.scheduler_address)
     scheduler = getattr(client, "scheduler", None)
     return str(getattr(scheduler, "address", None) or "an unknown scheduler")
 
 
-def _open_client(client: Client | None, cluster: Cluster | None, timeout: float) -> SessionClient:
+def _open_client(client: Client | None, cluster: Any, timeout: float) -> SessionClient:
     """A client of our own to the same scheduler, with the same security, never the default."""
     address = _scheduler_of(client, cluster)
     if client is not None and client.status != "running":
@@ -62,8 +63,9 @@ def _open_client(client: Client | None, cluster: Cluster | None, timeout: float)
             f"The client you gave is {client.status}, so there is no scheduler to attach to. Make a new "
             "one (`client = distributed.Client(cluster)`) and attach that."
         )
-    if cluster is not None and getattr(cluster, "status", None) is not None and cluster.status.name == "closed":
-        raise NestError(f"The {type(cluster).__name__} you gave is closed. Start it again, then attach it.")
+    if cluster is not None and not cluster.scheduler_address:
+        raise NestError(f"The {type(cluster).__name__} you gave has no scheduler (is it closed?). Start it "
+                        "again, then attach it.")
     try:
         if cluster is not None:
             return SessionClient(cluster, timeout=timeout, set_as_default=False)
@@ -74,14 +76,14 @@ def _open_client(client: Client | None, cluster: Cluster | None, timeout: float)
         raise kind(f"Cannot attach to the scheduler at {address}: {e}. Check that it still runs.") from None
 
 
-def _same_scheduler(session: Session, client: Client | None, cluster: Cluster | None) -> bool:
+def _same_scheduler(session: Session, client: Client | None, cluster: Any) -> bool:
     try:
         return session.address == _scheduler_of(client, cluster)
     except Exception:  # a closed client or cluster: not the same as anything
         return False
 
 
-def attach(target: Client | Cluster | None = None, replace: bool = False) -> Session:
+def attach(target: Client | Cluster | Any = None, replace: bool = False) -> Session:
     """Work with a Dask client or cluster you made yourself: ``@nest``, the slot view, lineage, ``%%nest_submit``.
 
     jupyter_nest installs its plugins on that cluster when its scheduler and workers can
@@ -110,7 +112,7 @@ def attach(target: Client | Cluster | None = None, replace: bool = False) -> Ses
     >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
     >>> session = jupyter_nest.attach(client)  # doctest: +SKIP
     >>> jupyter_nest.stop()  # doctest: +SKIP
-    'Detached from your LocalCluster (attached) at tcp://127.0.0.1:40007; it and your client keep running.'
+    'Detached from your LocalCluster at tcp://127.0.0.1:40007; it and your client keep running (...).'
     """
     with _lock:
         if target is None:

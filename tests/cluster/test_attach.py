@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from distributed import Client, LocalCluster, default_client
 from support.processes import worker_without_jupyter_nest
+from support.recursions import fib, recurse_with_secede
 
 import jupyter_nest
 from jupyter_nest import NestError, nest, task_tree
@@ -21,14 +22,6 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 @nest
-def fib(n):
-    if n < 2:
-        return n
-    a, b = fib.spawn(n - 1), fib.spawn(n - 2)
-    return a.result() + b.result()
-
-
-@nest
 def slow_sum(depth):
     """A tree of 2**depth leaves of 50 ms each: long enough for an adaptive cluster to grow."""
     if depth == 0:
@@ -36,20 +29,6 @@ def slow_sum(depth):
         return 1
     a, b = slow_sum.spawn(depth - 1), slow_sum.spawn(depth - 1)
     return a.result() + b.result()
-
-
-def recurse_with_secede(n):
-    """Dask's own recursion pattern, on any worker: submit, secede, gather, rejoin."""
-    from distributed import get_client, rejoin, secede
-
-    if n < 2:
-        return n
-    client = get_client()
-    futures = [client.submit(recurse_with_secede, n - 1, pure=False), client.submit(recurse_with_secede, n - 2, pure=False)]
-    secede()
-    total = sum(client.gather(futures))
-    rejoin()
-    return total
 
 
 def entry_file(kernel) -> Path:
