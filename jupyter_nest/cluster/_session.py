@@ -19,11 +19,12 @@ from distributed import Client
 from distributed.deploy import Cluster
 
 from .. import _dask, config, runtime
-from ..errors import NestError, NoClusterError
+from ..errors import NestError, NestTimeoutError, NoClusterError
 from ..monitor import HangWatcher
 from . import _registry
 from ._client import SessionClient
 from ._install import install
+from ._jobqueue import pending_jobs
 from ._summary import ClusterSummary
 
 _lock = threading.RLock()
@@ -96,8 +97,9 @@ class Session:
         s = self.summary()
         return f"{s.kind}, {s.shape()}, scheduler {s.scheduler}"
 
-    def scale(self, n: int, timeout: float | str | None = None) -> ClusterSummary:
-        """Scale to ``n`` workers and wait until they are there."""
+    def scale(self, n: int, timeout: float | str | None = None, starting: bool = False) -> ClusterSummary:
+        """Scale to ``n`` workers and wait until they are there (``starting``: for ``start``, which stops
+        the cluster when they do not come)."""
         if self.cluster is None:
             raise NestError(
                 f"Cannot scale: this kernel is connected to {self.address}, a scheduler started "
@@ -111,11 +113,13 @@ class Session:
         try:
             wait_for_worker_count(self.client, n, wait)
         except TimeoutError:
-            have = len(self.client.scheduler_info(n_workers=-1)["workers"])
-            raise NestError(
-                f"Asked for {n} workers, {have} arrived within {wait:g} s. The cluster keeps "
-                "trying; check `%nest_cluster status` in a moment, or raise "
-                "`jupyter-nest.start-timeout`."
+            workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+            jobs = pending_jobs(self.cluster, {str(w.get("name")) for w in workers})
+            then = ("jupyter_nest stopped the cluster (and cancelled its jobs)." if starting else
+                    "The cluster keeps trying; check `%nest_cluster status` in a moment.")
+            raise NestTimeoutError(
+                f"Asked for {n} workers, {len(workers)} arrived within {wait:g} s.{jobs} {then} Raise "
+                "`jupyter-nest.start-timeout` if they are only slow to come."
             ) from None
         return self.summary()
 

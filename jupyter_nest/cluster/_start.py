@@ -271,7 +271,7 @@ def start(
                 _await_workers(client, len(created.worker_spec))
             session = Session(client, created)
             if cluster is not None and workers is not None:
-                session.scale(workers)
+                session.scale(workers, starting=True)
             return open_session(session)
         except BaseException:
             if client is not None:
