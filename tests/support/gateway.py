@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import psutil
 
 from .kernels import TESTS
 from .processes import wait_gone
+from .sshd_server import free_port
 
 PASSWORD = "nest-test-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class GatewayServer:
@@ -28,11 +22,11 @@ class GatewayServer:
     ``SimpleAuthenticator`` (any user name, one password). Workers can import the test modules."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.address = f"http://127.0.0.1:{_free_port()}"
+        self.address = f"http://127.0.0.1:{free_port()}"
         python = sys.executable
         config = tmp_path / "dask_gateway_config.py"
         config.write_text(
-            f'c.Gateway.address = "127.0.0.1:{_free_port()}"\n'
+            f'c.Gateway.address = "127.0.0.1:{free_port()}"\n'
             f'c.Proxy.address = "{self.address.removeprefix("http://")}"\n'
             'c.Gateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"\n'
             'c.Gateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"\n'

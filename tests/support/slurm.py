@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .processes import wait_gone
+from .sshd_server import free_port
 
 DAEMONS = ("/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch")
 NODE = "nestnode"
@@ -21,12 +22,6 @@ NODE = "nestnode"
 
 def available() -> bool:
     return all(os.access(path, os.X_OK) for path in DAEMONS)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Slurm:
@@ -44,8 +39,8 @@ class Slurm:
         self.conf.write_text("\n".join([
             "ClusterName=nest",
             f"SlurmctldHost={socket.gethostname()}(127.0.0.1)",
-            f"SlurmctldPort={_free_port()}",
-            f"SlurmdPort={_free_port()}",
+            f"SlurmctldPort={free_port()}",
+            f"SlurmdPort={free_port()}",
             "SlurmUser=root",
             "SlurmdUser=root",
             "AuthType=auth/munge",
