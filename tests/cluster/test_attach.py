@@ -31,6 +31,13 @@ def slow_sum(depth):
     return a.result() + b.result()
 
 
+def wait_for(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
 def entry_file(kernel) -> Path:
     connection = Path(kernel.manager.connection_file)
     return registry.directory(connection.parent) / f"{registry.kernel_id(connection)}.json"
@@ -92,11 +99,8 @@ def test_the_slot_view_adopts_the_default_client(user_cluster):
     try:
         assert jupyter_nest.current().adopted
         assert fib.spawn(8).result() == 21
-        deadline = time.monotonic() + 20
-        while view.updates < 2:
-            assert time.monotonic() < deadline, "the view never updated"
-            time.sleep(0.1)
-        assert view.refresh() and len(view._previous["workers"]) == 2
+        wait_for(lambda: view.updates >= 2, "the view never updated")
+        assert view.refresh() and view.running
     finally:
         view.close()
 
@@ -154,28 +158,22 @@ def test_workers_without_jupyter_nest_run_plain_dask_and_the_message_names_them(
             bare.wait(20)
 
 
-def test_adaptive_cluster_gets_the_plugins_on_new_workers_and_the_snapshot_follows(tmp_path):
+def test_adaptive_cluster_gets_the_plugins_on_new_workers_and_the_snapshot_follows():
     with LocalCluster(n_workers=0, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         cluster.adapt(minimum=1, maximum=2, interval="200ms", wait_count=2, target_duration="100ms")
         client.wait_for_workers(1, timeout=60)
         session = jupyter_nest.attach(cluster)
-        sizes = set()
         future = slow_sum.spawn(6)
         # Plain Dask work makes the adaptive cluster grow (an @nest tree is one task until a slot is free).
-        load = client.map(time.sleep, [0.2] * 12, pure=False)
-        while not future.done():
-            sizes.add(snapshot(session.client)["totals"]["workers"])
-            time.sleep(0.1)
+        load = client.map(time.sleep, [0.5] * 16, pure=False)
+        wait_for(lambda: snapshot(session.client)["totals"]["workers"] == 2, "the snapshot never showed a 2nd worker")
+        plugins = client.run(worker_plugins)
+        assert len(plugins) == 2 and all(RUNTIME_PLUGIN in names for names in plugins.values()), plugins
         assert future.result() == 64
         client.gather(load)
-        assert 2 in sizes, f"the cluster never grew to 2 workers (seen {sizes})"
-        plugins = client.run(worker_plugins)
-        assert all(RUNTIME_PLUGIN in names for names in plugins.values()), plugins
-        deadline = time.monotonic() + 30
-        while snapshot(session.client)["totals"]["workers"] != 1:
-            assert time.monotonic() < deadline, "the snapshot never saw the cluster shrink back to 1 worker"
-            time.sleep(0.2)
+        wait_for(lambda: snapshot(session.client)["totals"]["workers"] == 1,
+                 "the snapshot never saw the cluster shrink back to 1 worker")
         assert fib.spawn(10).result() == 55, "@nest still works after the cluster shrank"
         jupyter_nest.stop()
         assert cluster.status.name == "running"
