@@ -28,6 +28,9 @@ class Slurm:
     """One controller and one node of 2 CPUs; partition ``debug`` (default) is up, ``closed`` is down."""
 
     def __init__(self, folder: Path) -> None:
+        if os.geteuid() != 0:
+            raise RuntimeError("The SLURM tests run slurmctld and slurmd as root (SlurmUser=root): run them as "
+                               "root, as CI does, or leave them out with -m 'not slurm'.")
         self.folder = folder
         for sub in ("state", "spool", "logs"):
             (folder / sub).mkdir()
