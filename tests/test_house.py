@@ -26,12 +26,12 @@ KERNEL_ACTIONS_TS = ROOT / "labextension" / "src" / "kernelactions.ts"
 
 PUBLIC = {
     "jupyter_nest": [
-        "NestClient", "NestError", "NoClusterError", "Session", "SlotWidget", "TaskTree", "config", "connect",
+        "NestClient", "NestError", "NoClusterError", "Session", "SlotWidget", "TaskTree", "attach", "config", "connect",
         "current", "get_client", "nest", "rejoin", "secede", "start", "stop", "submit_cell", "task_tree", "widget",
         "worker_client", "load_ipython_extension", "unload_ipython_extension", "__version__",
     ],
     "jupyter_nest.monitor": ["snapshot", "snapshot_async"],
-    "jupyter_nest.cluster": ["Session", "start", "connect", "current", "stop", "require", "SSHOptions"],
+    "jupyter_nest.cluster": ["Session", "attach", "start", "connect", "current", "stop", "require", "SSHOptions"],
 }
 
 # Modules of Dask's that are not its public API; only jupyter_nest._dask may import them.

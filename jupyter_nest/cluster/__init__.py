@@ -2,6 +2,7 @@
 
 - ``_session``: :class:`Session`, ``current``, ``require``, ``stop``;
 - ``_start``: ``start`` (local, any Dask cluster class, or SSH); ``_connect``: ``connect``;
+- ``_attach``: ``attach`` a client or cluster the user made, and adopt the default client on first use;
 - ``_install``: the composition root, which installs every feature's plugins;
 - ``_client``: the session's client and its summary display; ``_summary``, ``_dashboard``;
 - ``_security``, ``_exposure``: TLS, and who may reach a cluster;
@@ -10,6 +11,7 @@
 """
 
 from ..errors import InsecureClusterWarning
+from ._attach import adopt_default, attach
 from ._client import SessionClient
 from ._connect import connect
 from ._security import is_loopback, security_from_files
@@ -25,6 +27,8 @@ __all__ = [
     "Session",
     "SessionClient",
     "WorkerRow",
+    "adopt_default",
+    "attach",
     "connect",
     "current",
     "is_loopback",

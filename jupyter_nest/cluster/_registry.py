@@ -133,7 +133,7 @@ def register(session: Any) -> Path | None:
         "scheduler": session.address,
         "dashboard": dashboard,
         "kind": session.kind,
-        "remote": session.cluster is None,
+        "remote": session.cluster is None or session.adopted,  # stop only detaches from it
         "tls": None,
         "state": "running",
         "started": time.time(),

@@ -1,8 +1,9 @@
 """The one cluster (or remote scheduler) a kernel works with: its :class:`Session`, and ending it.
 
-A kernel holds at most one session. ``start`` and ``connect`` open it (through
+A kernel holds at most one session. ``start``, ``connect`` and ``attach`` open it (through
 :func:`open_session`); :func:`stop` ends it; an exiting kernel ends it too, so no
-worker outlives the kernel that started it.
+worker outlives the kernel that started it. With no session, what needs one first
+adopts the user's default Dask client (``_attach``, through :func:`use_adopter`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -17,15 +19,34 @@ from distributed import Client
 from distributed.deploy import Cluster
 
 from .. import _dask, config, runtime
-from ..errors import NestError, NoClusterError
+from ..errors import NestError, NestTimeoutError, NoClusterError
 from ..monitor import HangWatcher
 from . import _registry
 from ._client import SessionClient
 from ._install import install
+from ._jobqueue import pending_jobs
 from ._summary import ClusterSummary
 
 _lock = threading.RLock()
 _session: Session | None = None
+
+
+def _no_adopter() -> Session | None:
+    return None
+
+
+def _no_forget(address: str) -> None:
+    return None
+
+
+_adopt: Callable[[], Session | None] = _no_adopter
+_forget: Callable[[str], None] = _no_forget
+
+
+def use_adopter(adopt: Callable[[], Session | None], forget: Callable[[str], None]) -> None:
+    """How a kernel without a session adopts the user's default client, and lets go of it at ``stop``."""
+    global _adopt, _forget
+    _adopt, _forget = adopt, forget
 
 
 class Session:
@@ -36,8 +57,12 @@ class Session:
     client : SessionClient
         The connected client; it is the default Dask client while the session lives.
     cluster : distributed.deploy.Cluster, optional
-        The cluster object when jupyter_nest started it; ``None`` when connected
-        to a scheduler that runs elsewhere (which ``stop`` then leaves running).
+        The cluster object when jupyter_nest started it or the user handed it over;
+        ``None`` when connected to a scheduler that runs elsewhere (which ``stop``
+        then leaves running).
+    adopted : bool
+        The user made the cluster (``attach``): ``stop`` detaches and leaves it
+        running, and ``restart`` refuses.
 
     Examples
     --------
@@ -48,10 +73,13 @@ class Session:
     >>> jupyter_nest.stop()  # doctest: +SKIP
     """
 
-    def __init__(self, client: SessionClient, cluster: Cluster | None) -> None:
+    def __init__(self, client: SessionClient, cluster: Cluster | None, adopted: bool = False) -> None:
         self.client = client
         self.cluster = cluster
+        self.adopted = adopted
         self.hang_watcher: HangWatcher | None = None
+        # Kept: a client whose scheduler went away (a user's cluster closed under an attached session) has none.
+        self._address = _dask.scheduler_address(client)
 
     @property
     def kind(self) -> str:
@@ -59,7 +87,7 @@ class Session:
 
     @property
     def address(self) -> str:
-        return _dask.scheduler_address(self.client)
+        return self._address
 
     def summary(self, detailed: bool = False) -> ClusterSummary:
         return self.client.summary(detailed=detailed)
@@ -69,8 +97,9 @@ class Session:
         s = self.summary()
         return f"{s.kind}, {s.shape()}, scheduler {s.scheduler}"
 
-    def scale(self, n: int, timeout: float | str | None = None) -> ClusterSummary:
-        """Scale to ``n`` workers and wait until they are there."""
+    def scale(self, n: int, timeout: float | str | None = None, starting: bool = False) -> ClusterSummary:
+        """Scale to ``n`` workers and wait until they are there (``starting``: for ``start``, which stops
+        the cluster when they do not come)."""
         if self.cluster is None:
             raise NestError(
                 f"Cannot scale: this kernel is connected to {self.address}, a scheduler started "
@@ -84,16 +113,23 @@ class Session:
         try:
             wait_for_worker_count(self.client, n, wait)
         except TimeoutError:
-            have = len(self.client.scheduler_info(n_workers=-1)["workers"])
-            raise NestError(
-                f"Asked for {n} workers, {have} arrived within {wait:g} s. The cluster keeps "
-                "trying; check `%nest_cluster status` in a moment, or raise "
-                "`jupyter-nest.start-timeout`."
+            workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+            jobs = pending_jobs(self.cluster, {str(w.get("name")) for w in workers})
+            then = ("jupyter_nest stopped the cluster (and cancelled its jobs)." if starting else
+                    "The cluster keeps trying; check `%nest_cluster status` in a moment.")
+            raise NestTimeoutError(
+                f"Asked for {n} workers, {len(workers)} arrived within {wait:g} s.{jobs} {then} Raise "
+                "`jupyter-nest.start-timeout` if they are only slow to come."
             ) from None
         return self.summary()
 
     def restart(self) -> ClusterSummary:
         """Restart every worker: running tasks are cancelled and memory is cleared."""
+        if self.adopted:
+            raise NestError(
+                f"Cannot restart: the cluster at {self.address} is yours (attached), and jupyter_nest never "
+                "restarts what it did not start. Restart it yourself with `client.restart()` if you mean to."
+            )
         timeout = config.seconds("start-timeout")
         old = worker_set(self.client)
         try:
@@ -111,7 +147,7 @@ class Session:
         if self.hang_watcher is not None:
             self.hang_watcher.stop()
         self.client.close()
-        if self.cluster is not None:
+        if self.cluster is not None and not self.adopted:
             self.cluster.close()
 
     def _repr_html_(self) -> str:
@@ -144,17 +180,22 @@ def current() -> Session | None:
 
 
 def require(what: str = "This") -> Session:
-    """The session of this kernel; a :class:`NoClusterError` explaining how to start one if none."""
-    if _session is None:
+    """The session of this kernel, adopting the default Dask client if there is none yet; a
+    :class:`NoClusterError` explaining how to start one if there is no client either."""
+    session = _session or _adopt()
+    if session is None:
         raise NoClusterError(what)
-    return _session
+    return session
 
 
 def check_free(replace: bool) -> None:
-    """Raise when a session is open, unless ``replace`` (then end it first)."""
+    """Raise when a session is open, unless ``replace`` (then end it first).
+
+    A session on the user's own cluster (``attach``) is only detached from, which loses nothing.
+    """
     if _session is None:
         return
-    if not replace:
+    if not replace and not _session.adopted:
         raise NestError(
             f"A cluster is already running in this kernel ({_session.describe()}). Keep using it, "
             "stop it first with `%nest_cluster stop`, or replace it with `%nest_cluster start "
@@ -204,7 +245,12 @@ def stop() -> str:
         return "No cluster is running in this kernel; nothing to stop."
     address = session.address
     _registry.unregister()
+    if session.adopted:
+        _forget(address)
     session.close()
+    if session.adopted:
+        return (f"Detached from {session.kind.removesuffix(' (attached)')} at {address}; it and your client keep "
+                "running (`%nest_cluster attach` adopts it again).")
     if session.cluster is None:
         return f"Disconnected from {address}; that scheduler and its workers keep running."
     return f"Stopped the {session.kind} at {address}."
@@ -218,7 +264,8 @@ def _stop_at_exit() -> None:
 
 def _session_client(what: str) -> Client | None:
     """This kernel's client, for ``runtime``: ``what`` needs one, and runtime says so when there is none."""
-    return _session.client if _session is not None else None
+    session = _session or _adopt()
+    return session.client if session is not None else None
 
 
 runtime.use_session_client(_session_client)

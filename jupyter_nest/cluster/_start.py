@@ -18,6 +18,7 @@ from ..errors import NestError, NestTimeoutError
 from . import _exposure, _preload
 from ._client import SessionClient
 from ._connect import root_cause
+from ._foreign import gateway_failure, is_cluster_class
 from ._session import Session, _lock, check_free, open_session, wait_for_worker_count, worker_set
 from .ssh import SSHOptions
 from .ssh import plan as ssh_plan
@@ -63,11 +64,11 @@ def _import_cluster_class(path: str) -> type[Cluster]:
             f"--cluster {path}: module {module_name!r} has no attribute {class_name!r}. Check the "
             "class name (it is case-sensitive)."
         )
-    if not (isinstance(cls, type) and issubclass(cls, Cluster)):
+    if not is_cluster_class(cls):
         raise NestError(
             f"--cluster {path} is not a Dask cluster class (a subclass of "
             "distributed.deploy.Cluster, such as distributed.LocalCluster, distributed.SSHCluster "
-            "or dask_jobqueue.SLURMCluster)."
+            "or dask_jobqueue.SLURMCluster, or dask_gateway.GatewayCluster)."
         )
     return cls
 
@@ -134,6 +135,9 @@ def _create(cls: type[Cluster], options: dict[str, Any], path: str | None) -> Cl
             raise
         except Exception as e:
             cause = root_cause(e)
+            refused = gateway_failure(cls, options, cause)
+            if refused is not None:
+                raise refused from None
             what = f"--cluster {path} with the options {options!r}" if path else "The local cluster"
             fix = (
                 f"Check the option names and values against {cls.__name__}'s documentation."
@@ -267,7 +271,7 @@ def start(
                 _await_workers(client, len(created.worker_spec))
             session = Session(client, created)
             if cluster is not None and workers is not None:
-                session.scale(workers)
+                session.scale(workers, starting=True)
             return open_session(session)
         except BaseException:
             if client is not None:

@@ -84,6 +84,20 @@ def _current_worker(what: str) -> Worker:
         ) from None
 
 
+def _client_security(worker: Worker) -> distributed.Security:
+    """The worker's certificates for the connections its tasks' client makes.
+
+    Some deployments (Dask Gateway's) give workers a certificate for the worker role only;
+    a client without one cannot reach their TLS scheduler (Dask's own ``get_client()`` hangs there).
+    """
+    security = worker.security
+    fields = {name: getattr(security, name) for name in distributed.Security.__slots__}
+    if not fields["tls_worker_cert"] or security.get_connection_args("client")["ssl_context"] is not None:
+        return security
+    fields.update(tls_client_cert=fields["tls_worker_cert"], tls_client_key=fields["tls_worker_key"])
+    return distributed.Security(**fields)
+
+
 def _worker_client(worker: Worker, timeout: float) -> NestClient:
     with _lock:
         client = _worker_clients.get(worker)
@@ -91,7 +105,7 @@ def _worker_client(worker: Worker, timeout: float) -> NestClient:
             client = NestClient(
                 worker.scheduler.address,
                 loop=worker.loop,
-                security=worker.security,
+                security=_client_security(worker),
                 # As Dask's worker client: the default client inside tasks (distributed.wait,
                 # as_completed and Dask's own get_client find it), unless the worker runs in a
                 # process whose user has a client of this scheduler already (a kernel's).

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import queue
-import subprocess
-import sys
-import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.kernels import Kernel, Reply
-from support.processes import DaskProcesses
+from support.processes import DaskProcesses, worker_without_jupyter_nest
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.kernel]
 
@@ -333,31 +329,11 @@ def test_no_cluster_and_in_kernel_workers(kernel):
     assert kernel.value("type(__import__('sys').stdout).__name__") == "OutStream"
 
 
-def packages_without_jupyter_nest(where: Path) -> Path:
-    """A copy (of links) of this environment's site-packages, without jupyter_nest in any form."""
-    where.mkdir()
-    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if not entry.name.lower().startswith(("jupyter_nest", "_editable_impl_jupyter_nest")):
-            (where / entry.name).symlink_to(entry)
-    return where
-
-
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory):
     """A scheduler and a worker started outside the kernel, plus one where jupyter_nest is not installed."""
     procs = DaskProcesses(tmp_path_factory.mktemp("remote"))
-    packages = packages_without_jupyter_nest(tmp_path_factory.mktemp("bare") / "site-packages")
-    bare = (f"import sys; sys.path.insert(0, {str(packages)!r}); "
-            f"sys.argv = ['dask-worker', {procs.address!r}, '--no-nanny', '--nthreads', '1', "
-            "'--host', '127.0.0.1', '--no-dashboard', '--name', 'bare']; "
-            "from distributed.cli.dask_worker import main; main()")
-    procs.procs.append(subprocess.Popen(
-        # -S: no site-packages (and no .pth files) but the copy above
-        # (and a directory without a jupyter_nest checkout in it to run in).
-        [sys.executable, "-S", "-c", bare], cwd=packages.parent,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"},
-    ))
+    procs.procs.append(worker_without_jupyter_nest(procs.address, tmp_path_factory.mktemp("bare"), name="bare"))
     try:
         procs.wait_for_workers(2)
         yield procs

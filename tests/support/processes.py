@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -75,3 +76,28 @@ class DaskProcesses:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def packages_without_jupyter_nest(where: Path) -> Path:
+    """A copy (of links) of this environment's site-packages, without jupyter_nest in any form."""
+    where.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("jupyter_nest", "_editable_impl_jupyter_nest")):
+            (where / entry.name).symlink_to(entry)
+    return where
+
+
+def worker_without_jupyter_nest(address: str, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    """A ``dask worker`` process of one thread for ``address`` that cannot import jupyter_nest."""
+    packages = packages_without_jupyter_nest(tmp_path / "site-packages")
+    bare = (f"import sys; sys.path.insert(0, {str(packages)!r}); "
+            f"sys.argv = ['dask-worker', {address!r}, '--no-nanny', '--nthreads', '1', "
+            f"'--host', '127.0.0.1', '--no-dashboard', '--name', {name!r}]; "
+            "from distributed.cli.dask_worker import main; main()")
+    return subprocess.Popen(
+        # -S: no site-packages (and no .pth files) but the copy above
+        # (and a directory without a jupyter_nest checkout in it to run in).
+        [sys.executable, "-S", "-c", bare], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"},
+    )
