@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from distributed import Security
 from distributed.core import rpc
-
-from ._client import sync
 
 __all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_state"]
 
@@ -30,9 +30,25 @@ def task_state(worker: Any, key: Any) -> str | None:
     return None if ts is None else ts.state
 
 
-def call_from_task(worker: Any, to: str, op: str, /, **kwargs: Any) -> Any:
-    """Call handler ``op`` of the worker at ``to`` from a task thread of ``worker``, and wait for the answer."""
-    return sync(worker.loop, getattr(worker.rpc(to), op), **kwargs)
+def _never() -> bool:
+    return False
+
+
+def call_from_task(worker: Any, to: str, op: str, /, gone: Callable[[], bool] = _never, **kwargs: Any) -> Any:
+    """Call handler ``op`` of the worker at ``to`` from a task thread of ``worker``, and wait for the answer.
+
+    ``gone()`` is asked while waiting: once it says the worker at ``to`` left the cluster, the
+    call ends with a ``ConnectionError``. Dask's connect retries a refused connection until
+    ``distributed.comm.timeouts.connect`` (30 s), which would hold this task's slot that long.
+    """
+    call = asyncio.run_coroutine_threadsafe(getattr(worker.rpc(to), op)(**kwargs), worker.loop.asyncio_loop)
+    while True:
+        try:
+            return call.result(timeout=0.05)
+        except concurrent.futures.TimeoutError:
+            if gone():
+                call.cancel()
+                raise ConnectionError(f"the worker at {to} left the cluster") from None
 
 
 async def call(server: Any, to: str, op: str, /, **kwargs: Any) -> Any:

@@ -143,20 +143,20 @@ class BalancerPlugin(SchedulerPlugin):
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         self.donors.discard(worker)
         self.asked.pop(worker, None)
-        if scheduler.status == _dask.Status.running and self.donors:
-            # Workers cannot see each other leave, and one running nest tasks (a donor) may
-            # wait for a child that the leaver ran.
-            self._send(self._tell_left(worker, list(self.donors)))
+        if scheduler.status == _dask.Status.running:
+            # Workers cannot see each other leave: a task may wait for a child the leaver ran,
+            # or be about to claim one the leaver offered (one message per worker, per worker leaving).
+            self._send(self._tell_left(worker, list(scheduler.workers)))
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and self.donors:
             self.asked.clear()  # a slot came free: ask for it now, however recently it was asked for
             self._poke()
 
-    async def _tell_left(self, left: str, donors: list[str]) -> None:
+    async def _tell_left(self, left: str, workers: list[str]) -> None:
         # return_exceptions: a worker that leaves too will not be waiting for anything
         await asyncio.gather(*(_dask.call(self.scheduler, address, WORKER_LEFT_HANDLER, address=left)
-                               for address in donors), return_exceptions=True)
+                               for address in workers), return_exceptions=True)
 
     def _poke(self) -> None:
         if not self._queued:

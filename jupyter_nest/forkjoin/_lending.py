@@ -27,9 +27,10 @@ def claim(owner: str, offer_id: int, key: Any) -> bool:
     worker = distributed.get_worker()
     if owner == worker.address:
         return ledger_of(worker).claim(offer_id, key, owner)
+    ledger = ledger_of(worker)
     try:
-        return _dask.call_from_task(worker, owner, CLAIM_HANDLER, offer_id=offer_id, key=key,
-                                    address=worker.address)
+        return _dask.call_from_task(worker, owner, CLAIM_HANDLER, gone=lambda: owner in ledger.gone,
+                                    offer_id=offer_id, key=key, address=worker.address)
     except OSError:
         return False  # the owner is gone: its task will be rerun and spawn anew
 
@@ -48,9 +49,10 @@ def borrow(runner: str, key: Any, waiter: Any, wait: float) -> tuple[Any, ...] |
                 return None
             lent = request.result()
         return None if lent is None else lent.data
+    ledger = ledger_of(worker)
     try:
-        return _dask.call_from_task(worker, runner, LEND_HANDLER, key=key, to=worker.address, waiter=waiter,
-                                    wait=wait)
+        return _dask.call_from_task(worker, runner, LEND_HANDLER, gone=lambda: runner in ledger.gone,
+                                    key=key, to=worker.address, waiter=waiter, wait=wait)
     except OSError:
         return None  # unreachable now; if it left the cluster, the scheduler says so (worker_left)
 
@@ -72,8 +74,11 @@ def run_lent(ctx: TaskContext, owner: str, lend_id: int, fn: Callable[..., Any],
         return
     if owner in ledger.gone:
         return  # its task is rerun, and spawns this child anew
+    def gone() -> bool:
+        return owner in ledger.gone
+
     try:
-        _dask.call_from_task(worker, owner, RETURN_HANDLER, lend_id=lend_id,
+        _dask.call_from_task(worker, owner, RETURN_HANDLER, gone=gone, lend_id=lend_id,
                              **{k: _dask.ToPickle(v) for k, v in reply.items()})
     except OSError:
         pass  # the owner is gone: its task is rerun, and spawns this child anew
@@ -81,6 +86,7 @@ def run_lent(ctx: TaskContext, owner: str, lend_id: int, fn: Callable[..., Any],
         failure = RuntimeError(
             f"jupyter_nest: the result of {call_repr(fn, args, kwargs)} could not be sent back: {error!r}")
         try:
-            _dask.call_from_task(worker, owner, RETURN_HANDLER, lend_id=lend_id, error=_dask.ToPickle(failure))
+            _dask.call_from_task(worker, owner, RETURN_HANDLER, gone=gone, lend_id=lend_id,
+                                 error=_dask.ToPickle(failure))
         except OSError:
             pass

@@ -24,6 +24,7 @@ from support.polling import until
 
 from jupyter_nest import _wire, nest
 from jupyter_nest.forkjoin import BalancerPlugin, OfferPlugin, ledger_of
+from jupyter_nest.forkjoin._lending import claim
 from jupyter_nest.forkjoin._spawn import run_root
 from jupyter_nest.runtime import LineagePlugin, RuntimePlugin
 
@@ -126,3 +127,23 @@ async def test_one_worker_one_thread_completes(c, s, a):
     tree = await getattr(c.scheduler, _wire.TREE_HANDLER)(key="waits-for-fib")
     assert [child["name"] for child in tree["children"]] == ["fib"]
     await until(lambda: ledgers_settled(a), what="the fork-join ledger to empty")
+
+
+def claim_timed(owner):
+    started = time.monotonic()
+    claimed = claim(owner, 1, "a-thief")
+    return claimed, time.monotonic() - started
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS, config={"distributed.comm.timeouts.connect": "30s"})
+async def test_a_claim_on_an_owner_that_left_ends_at_once(c, s, a, b):
+    """An offered child starting just as its owner's worker dies claims it from a dead address: Dask's connect
+    retries a refused connection for the whole connect timeout (30 s), and the thief's slot idled that long."""
+    await install(c)
+    owner = await distributed.Worker(s.address, nthreads=1)
+    address = owner.address
+    await owner.close()
+    await until(lambda: address in ledger_of(a).gone, timeout=10, what="the balancer to say the owner left")
+    claimed, elapsed = await c.submit(claim_timed, address, workers=[a.address])
+    assert claimed is False
+    assert elapsed < 3, f"the claim took {elapsed:.1f} s"
