@@ -41,6 +41,7 @@ from ._deploy import (
 from ._scheduler import (
     LIVE_STATES,
     cancel_for_their_clients,
+    clients_leaving,
     desire_keys,
     free_slots,
     held_outside,
@@ -77,6 +78,7 @@ __all__ = [
     "call",
     "call_from_task",
     "cancel_for_their_clients",
+    "clients_leaving",
     "close_on_loop",
     "connect_comm",
     "desire_keys",

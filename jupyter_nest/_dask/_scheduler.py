@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -13,6 +12,7 @@ __all__ = [
     "LIVE_STATES",
     "Status",
     "cancel_for_their_clients",
+    "clients_leaving",
     "desire_keys",
     "free_slots",
     "held_outside",
@@ -83,21 +83,22 @@ def held_outside(scheduler: Any, key: Any, client: str | None, inside: Iterable[
                                   for cs in ts.who_wants)
 
 
+def clients_leaving(scheduler: Any) -> bool:
+    """Whether a client's connection closed and the scheduler has not removed the client yet (a dead worker's).
+
+    Dask tells every client of a cancel, and logs a CRITICAL traceback for each of those.
+    """
+    return any(comm.closed() for comm in scheduler.client_comms.values())
+
+
 def cancel_for_their_clients(scheduler: Any, keys: Iterable[Any], owners: Mapping[Any, str],
-                             inside: Iterable[str], reason: str, msg: str, patience: int = 100) -> None:
+                             inside: Iterable[str], reason: str, msg: str) -> None:
     """Cancel the live tasks among ``keys`` that no client outside their tree holds.
 
     A key a client outside the tree holds too (see :func:`held_outside`; ``owners[key]`` is
     the client that submitted it) is left alone: it is that client's result as well.
     Leaving clients are skipped: they release their keys anyway.
     """
-    if patience and any(comm.closed() for comm in scheduler.client_comms.values()):
-        # Dask tells every client of a cancel, and logs a CRITICAL traceback for each whose comm
-        # closed but which the scheduler has not removed yet (a dead worker's): wait until it has.
-        keys = list(keys)
-        asyncio.get_running_loop().call_later(0.02, lambda: cancel_for_their_clients(
-            scheduler, keys, owners, inside, reason, msg, patience - 1))
-        return
     inside = tuple(inside)
     by_client: dict[str, list[Any]] = {}
     for k in keys:

@@ -32,6 +32,8 @@ from .._wire import ADOPT_HANDLER, ALSO_PARENT_HANDLER, ERROR_CHAIN_HANDLER
 from ..errors import NestError
 
 _policy = threading.local()
+# Why Dask cancels every future of a client whose scheduler went away.
+_SCHEDULER_GONE = frozenset({"scheduler-connection-lost"})
 
 
 @contextmanager
@@ -247,6 +249,11 @@ class NestClient(_dask.HookedClient):
 
     def _explain(self, error: BaseException, awaited: list[Future]) -> None:
         """Add where notebook code raised, and the chain of tasks the error came up through."""
+        if getattr(error, "reason", None) in _SCHEDULER_GONE:
+            _add_note(error, "jupyter_nest: the scheduler is gone, and this work with it. "
+                             "`%nest_cluster start --replace` (or `jupyter_nest.start(replace=True)`) starts a "
+                             "new cluster; `%nest_cluster stop` forgets this one.")
+            return
         where = _notebook_frames(error.__traceback__)
         if where:
             _add_note(error, "jupyter_nest: in notebook code, innermost last:\n" + "\n".join(where))

@@ -202,6 +202,8 @@ class LineagePlugin(SchedulerPlugin):
     def orphans(self, keys: Any, because: Any) -> list[Any]:
         """``keys`` and their descendants, except those another parent still running needs."""
         tasks = self.scheduler.tasks
+        if because in tasks and tasks[because].state in _dask.LIVE_STATES:
+            return []  # submitted again (a pure key, by a rerun of its parent): it needs its children again
         dying, out, stack = {because}, [], list(keys)
         while stack:
             key = stack.pop()
@@ -216,7 +218,11 @@ class LineagePlugin(SchedulerPlugin):
             stack.extend(self.children.get(key, ()))
         return out
 
-    def _cancel(self, keys: Any, because: Any) -> None:
+    def _cancel(self, keys: Any, because: Any, patience: int = 100) -> None:
+        if patience and _dask.clients_leaving(self.scheduler):
+            # wait for the dead clients to be removed; who the orphans are is decided then
+            asyncio.get_running_loop().call_later(0.02, self._cancel, list(keys), because, patience - 1)
+            return
         _dask.cancel_for_their_clients(
             self.scheduler,
             self.orphans(keys, because),
