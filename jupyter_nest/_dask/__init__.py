@@ -24,6 +24,7 @@ from ._client import (
     unbound_futures,
     unpickle,
     users_default_client,
+    wait_unless_stopped,
     wait_was_cancelled,
 )
 from ._deploy import (
@@ -105,6 +106,7 @@ __all__ = [
     "unbound_futures",
     "unpickle",
     "users_default_client",
+    "wait_unless_stopped",
     "wait_was_cancelled",
     "waits_on_futures",
     "worker_memory",

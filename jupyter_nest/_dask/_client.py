@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -67,6 +68,26 @@ def awaited_futures(client: Client, func: Callable[..., Any], args: tuple[Any, .
     if args and (owner is client or name == "_wait"):
         return list(futures_of(args[0]))
     return None
+
+
+async def wait_unless_stopped(stop: asyncio.Event, key: Any, func: Callable[..., Any], *args: Any,
+                              **kwargs: Any) -> Any:
+    """Run the client wait ``func(*args, **kwargs)`` until it ends, or until ``stop`` is set.
+
+    ``stop`` is set when task ``key``, whose thread waits, was cancelled: its wait then ends at
+    once with a ``FutureCancelledError``, instead of when the futures it waits on are cancelled
+    in turn (their cancels travel one graph update after another).
+    """
+    work = asyncio.ensure_future(func(*args, **kwargs))
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    raise FutureCancelledError(key, reason="cancelled", msg="the task waiting was cancelled")
 
 
 def wait_was_cancelled(error: BaseException) -> bool:

@@ -39,7 +39,7 @@ def task_threads(worker: Any) -> dict[Any, int]:
     return {key: ident for ident, key in worker.active_threads.items()}
 
 
-_CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback"})
+_CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback", "wait_unless_stopped"})
 
 
 def waits_on_futures(frame: Any, unless_from: tuple[str, ...] = (), through: tuple[str, ...] = ()) -> bool:

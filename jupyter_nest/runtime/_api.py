@@ -30,7 +30,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from .. import _dask
 from .._wire import LATEST_TREE_HANDLER, RUNTIME_PLUGIN, TREE_HANDLER, WORKER_CLIENT_NAME, TreeNode
 from ..errors import NestError, NoClusterError
-from ._client import NestClient
+from ._client import NestClient, seceded, stop_wait
 from ._tree import TaskTree
 
 _lock = threading.Lock()
@@ -61,10 +61,15 @@ def kernel_client(what: str) -> distributed.Client:
 
 
 class RuntimePlugin(WorkerPlugin):
-    """Closes the worker's :class:`NestClient` with the worker, while its event loop still runs."""
+    """Ends the waits of cancelled tasks at once, and closes the worker's :class:`NestClient` with the
+    worker, while its event loop still runs."""
 
     name = RUNTIME_PLUGIN
     idempotent = True
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish == "cancelled":
+            stop_wait(key)
 
     async def teardown(self, worker: Worker) -> None:
         with _lock:
@@ -257,11 +262,8 @@ def worker_client(timeout: Any = None, separate_thread: bool = True) -> Iterator
     client = get_client(timeout=timeout)
     worker.log_event("worker-client", {"client": client.id, "timeout": timeout})
     if separate_thread and _dask.in_pool_thread():
-        distributed.secede()
-        try:
+        with seceded():
             yield client
-        finally:
-            distributed.rejoin()
     else:
         yield client
 

@@ -16,6 +16,7 @@ around those waits only:
 
 from __future__ import annotations
 
+import asyncio
 import linecache
 import sys
 import threading
@@ -32,6 +33,8 @@ from .._wire import ADOPT_HANDLER, ALSO_PARENT_HANDLER, ERROR_CHAIN_HANDLER
 from ..errors import NestError
 
 _policy = threading.local()
+# The stop events of the waits of task threads in this process, by task key (see stop_wait).
+_waits: dict[Any, asyncio.Event] = {}
 # Why Dask cancels every future of a client whose scheduler went away.
 _SCHEDULER_GONE = frozenset({"scheduler-connection-lost"})
 
@@ -53,11 +56,52 @@ def outside_the_pool() -> Iterator[None]:
     if not _dask.in_pool_thread() or getattr(_policy, "hold", False):
         yield
         return
+    with seceded():
+        yield
+
+
+@contextmanager
+def seceded() -> Iterator[None]:
+    """Secede from the worker's thread pool for the block; rejoin after, unless the task was cancelled.
+
+    A cancelled task's wait ends in an error: it ends outside the pool, where it waited.
+    Rejoining would queue it for a slot, one cancelled task after another, before the tree can stop.
+    """
     distributed.secede()
     try:
         yield
+    except BaseException:
+        if not _cancelled_here():
+            distributed.rejoin()
+        raise
+    distributed.rejoin()
+
+
+def stop_wait(key: Any) -> None:
+    """Task ``key`` was cancelled: end its thread's wait now (call on the worker's event loop)."""
+    stop = _waits.get(key)
+    if stop is not None:
+        stop.set()
+
+
+@contextmanager
+def _stoppable(key: Any) -> Iterator[asyncio.Event]:
+    stop = _waits[key] = asyncio.Event()
+    try:
+        yield stop
     finally:
-        distributed.rejoin()
+        _waits.pop(key, None)
+
+
+def _cancelled_here() -> bool:
+    """Whether this thread runs a task that was cancelled."""
+    key = _dask.task_key()
+    if key is None:
+        return False
+    try:
+        return _dask.task_state(distributed.get_worker(), key) == "cancelled"
+    except ValueError:
+        return False
 
 
 def _stop_if_cancelled() -> None:
@@ -66,15 +110,8 @@ def _stop_if_cancelled() -> None:
     Python cannot stop a running thread, so a cancelled task keeps running until
     it returns; its next submission is where it can be told.
     """
-    key = _dask.task_key()
-    if key is None:
-        return
-    try:
-        state = _dask.task_state(distributed.get_worker(), key)
-    except ValueError:
-        return
-    if state == "cancelled":
-        raise _dask.FutureCancelledError(key, reason="cancelled",
+    if _cancelled_here():
+        raise _dask.FutureCancelledError(_dask.task_key(), reason="cancelled",
                                          msg="the task submitting was cancelled; it stops here")
 
 
@@ -199,10 +236,17 @@ class NestClient(_dask.HookedClient):
         if awaited is None:
             return super().sync(func, *args, asynchronous=asynchronous,
                                 callback_timeout=callback_timeout, **kwargs)
+        key = _dask.task_key()
         with outside_the_pool():
             try:
-                result = super().sync(func, *args, asynchronous=False,
-                                      callback_timeout=callback_timeout, **kwargs)
+                if key is None:
+                    result = super().sync(func, *args, asynchronous=False,
+                                          callback_timeout=callback_timeout, **kwargs)
+                else:
+                    with _stoppable(key) as stop:
+                        _stop_if_cancelled()  # after _stoppable: a cancel from now on sets stop
+                        result = super().sync(_dask.wait_unless_stopped, stop, key, func, *args,
+                                              asynchronous=False, callback_timeout=callback_timeout, **kwargs)
             except KeyboardInterrupt:
                 if not _dask.in_task():
                     self.cancel(awaited)

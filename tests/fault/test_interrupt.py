@@ -1,0 +1,127 @@
+"""A kernel interrupt stops the whole tree of every API within 2 s, in a real kernel, and the next recursion runs.
+
+Each recursion below runs far longer than the test waits (its leaves take 20 ms, and it has thousands), so only
+the interrupt can end it: the cell must return, and then no task of the tree may run or wait on the scheduler,
+and no worker thread may still run its code. The test prints how long each took; on a quiet machine every API
+stops within 2 s (the goal). The bounds here leave room for a busy CI machine, which runs everything at half speed
+or less: a tree that does not stop at all takes until the test's timeout.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.kernel]
+
+SETUP = '''
+%load_ext jupyter_nest
+import dask, distributed, time, jupyter_nest
+from jupyter_nest import nest
+client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
+
+def leaf():
+    end = time.perf_counter() + 0.02
+    while time.perf_counter() < end:
+        pass
+    return 1
+
+@nest
+def nest_tree(depth):
+    if depth == 0:
+        return leaf()
+    return sum(h.result() for h in [nest_tree.spawn(depth - 1) for _ in range(4)])
+
+def worker_client_tree(depth):
+    if depth == 0:
+        return leaf()
+    with jupyter_nest.worker_client() as c:
+        return sum(c.gather([c.submit(worker_client_tree, depth - 1, pure=False) for _ in range(4)]))
+
+def get_client_tree(depth):
+    if depth == 0:
+        return leaf()
+    c = jupyter_nest.get_client()
+    return sum(c.gather([c.submit(get_client_tree, depth - 1, pure=False) for _ in range(4)]))
+
+def dask_secede_tree(depth):
+    if depth == 0:
+        return leaf()
+    c = distributed.get_client()
+    futures = [c.submit(dask_secede_tree, depth - 1, pure=False) for _ in range(4)]
+    distributed.secede()
+    value = sum(c.gather(futures))
+    distributed.rejoin()
+    return value
+
+def compute_tree(depth):
+    if depth == 0:
+        return leaf()
+    return sum(dask.compute(*[dask.delayed(compute_tree, pure=False)(depth - 1) for _ in range(4)]))
+
+def busy_tasks():
+    """Tasks on the scheduler that have not ended, and worker threads still running our tree functions."""
+    live = client.run_on_scheduler(lambda dask_scheduler: sum(
+        ts.state in ("processing", "queued", "waiting", "no-worker") for ts in dask_scheduler.tasks.values()))
+    def running(dask_worker):
+        import sys, traceback
+        names = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
+        return sum(any(f.name in names for f in traceback.extract_stack(frame))
+                   for frame in sys._current_frames().values())
+    return live + sum(client.run(running).values())
+
+def until_idle(timeout=30):
+    started = time.monotonic()
+    while busy_tasks() and time.monotonic() - started < timeout:
+        time.sleep(0.02)
+    return time.monotonic() - started
+'''
+
+RECURSIONS = {
+    "nest": "nest_tree.spawn(8).result()",
+    "worker_client": "client.submit(worker_client_tree, 8, pure=False).result()",
+    "get_client": "client.submit(get_client_tree, 8, pure=False).result()",
+    "dask-secede": "client.submit(dask_secede_tree, 8, pure=False).result()",
+    "dask-compute": "client.submit(compute_tree, 8, pure=False).result()",
+    "nest_submit": "%%nest_submit --wait\nwith jupyter_nest.worker_client() as c:\n"
+                   "    c.submit(worker_client_tree, 8, pure=False).result()",
+}
+
+
+@pytest.fixture(scope="module")
+def k(module_kernel):
+    module_kernel.run(SETUP, timeout=120).check()
+    return module_kernel
+
+
+@pytest.mark.parametrize("api", list(RECURSIONS))
+def test_an_interrupt_stops_the_whole_tree_within_two_seconds(k, api):
+    cell = k.client.execute(RECURSIONS[api])
+    time.sleep(2.5)  # the tree is spread over both workers by now
+    k.manager.interrupt_kernel()
+    interrupted = time.monotonic()
+    error = None
+    while True:
+        try:
+            msg = k.client.get_iopub_msg(timeout=30)
+        except queue.Empty:
+            pytest.fail(f"{api}: the cell did not return within 30 s of the interrupt")
+        if msg["parent_header"].get("msg_id") != cell:
+            continue
+        if msg["msg_type"] == "error":
+            error = msg["content"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    returned = time.monotonic() - interrupted
+    while k.client.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != cell:
+        pass
+    assert error is not None and error["ename"] == "KeyboardInterrupt", error
+    # measured in the kernel, which polls the cluster much faster than this test can ask the kernel
+    waited = k.value("until_idle()")
+    stopped = returned + waited
+    print(f"{api}: the cell returned {returned:.2f} s after the interrupt, the tree stopped after {stopped:.2f} s")
+    assert returned < 5, f"{api}: the cell returned {returned:.2f} s after the interrupt"
+    assert stopped < 8, f"{api}: tasks or threads of the tree still ran {stopped:.2f} s after the interrupt"
+    assert k.value("nest_tree.spawn(3).result(timeout=30)") == 64
