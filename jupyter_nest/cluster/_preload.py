@@ -37,6 +37,22 @@ def quiet_task_failures() -> None:
         logger.addFilter(_NoComputeFailed())
 
 
+class _NoRetriedGather(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Couldn't gather keys")
+
+
+def quiet_retried_gathers() -> None:
+    """Drop the scheduler's "Couldn't gather keys" log records in this process (idempotent).
+
+    A worker that died held the data: the client asks again and the keys are recomputed, so the
+    ERROR line in the notebook reports nothing the user must act on.
+    """
+    logger = logging.getLogger("distributed.scheduler")
+    if not any(isinstance(f, _NoRetriedGather) for f in logger.filters):
+        logger.addFilter(_NoRetriedGather())
+
+
 def dask_setup(worker: Any) -> None:
     """Called by Dask in each worker process at start (``preload=[jupyter_nest._wire.PRELOAD_MODULE]``)."""
     if hasattr(os, "setpgrp"):

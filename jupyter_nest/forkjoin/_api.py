@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dask.utils import funcname
@@ -12,8 +12,12 @@ from distributed import Future
 
 from .. import _dask
 from ..runtime import get_client, kernel_client, task_client
+from ._map import Chunk, Mapped, as_sequence, grain_for, outcome
 from ._spawn import SpawnHandle, TaskContext, local, run_root
 from ._states import PENDING, Done, Failed, record
+
+# A list this long goes to the workers on its own (scattered), not inside the root task's graph.
+SCATTER_ABOVE = 10_000
 
 _new = object.__new__
 
@@ -70,23 +74,46 @@ class Nest:
         ctx.items.append(item)
         return item
 
-    def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Future:
-        if _dask.in_task():
-            client = task_client()
-        else:
-            client = kernel_client(f"{funcname(self.fn)}.spawn(...) outside a task")
-        return client.submit(run_root, self.fn, args, kwargs, key=f"{funcname(self.fn)}-{uuid.uuid4().hex}",
-                             pure=False)
+    def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None = None) -> Future:
+        name = name or funcname(self.fn)
+        client = task_client() if _dask.in_task() else kernel_client(f"{name}.spawn(...) outside a task")
+        return client.submit(run_root, self.fn, args, kwargs, key=f"{name}-{uuid.uuid4().hex}", pure=False)
 
-    def map(self, iterable: Iterable[Any], **kwargs: Any) -> list[Any]:
-        """One child per element: ``[self.spawn(x, **kwargs) for x in iterable]``."""
-        return [self.spawn(x, **kwargs) for x in iterable]
+    def map(self, iterable: Iterable[Any], **kwargs: Any) -> Mapped:
+        """One child per element: ``handles[i].result()`` is ``fn(iterable[i], **kwargs)``.
+
+        The elements run as a tree of spans, halving the list down to short loops, so a list of
+        any length costs a handful of pending spans, not a handle or a Dask task per element.
+        """
+        items = as_sequence(iterable)
+        args = (self.fn, items, kwargs, grain_for(len(items)))
+        if local.ctx is not None:
+            return Mapped(len(items), _spans.spawn(*args).result)
+        client = task_client() if _dask.in_task() else kernel_client(f"{funcname(self.fn)}.map(...) outside a task")
+        if len(items) > SCATTER_ABOVE and not isinstance(items, range):
+            args = (self.fn, client.scatter([Chunk(items)])[0], kwargs, args[3])
+        root = _spans._submit(args, {}, name=f"{funcname(self.fn)}-map")
+        return Mapped(len(items), root.result)
 
     def __repr__(self) -> str:
         return f"<nest {funcname(self.fn)}>"
 
     def __reduce__(self) -> Any:
         return Nest, (self.fn,)
+
+
+def _span(fn: Callable[..., Any], part: Sequence[Any], kwargs: dict[str, Any], grain: int) -> Chunk:
+    """The outcomes of ``fn`` over ``part``: halved into two spawned spans, down to ``grain`` elements."""
+    if len(part) <= grain:
+        return Chunk([outcome(fn, x, kwargs) for x in part])
+    mid = len(part) // 2
+    left, right = _spans.spawn(fn, part[:mid], kwargs, grain), _spans.spawn(fn, part[mid:], kwargs, grain)
+    joined = left.result()
+    joined.extend(right.result())
+    return joined
+
+
+_spans = Nest(_span)
 
 
 class _NestAPI:
@@ -123,8 +150,11 @@ class _NestAPI:
         """
         return fn if isinstance(fn, Nest) else Nest(fn)
 
-    def map(self, fn: Callable[..., Any], iterable: Iterable[Any], **kwargs: Any) -> list[Any]:
+    def map(self, fn: Callable[..., Any], iterable: Iterable[Any], **kwargs: Any) -> Mapped:
         """Spawn ``fn(x, **kwargs)`` for every ``x``: one child per element of a list of any length.
+
+        Returns a sequence of handles, one per element; the elements run as one fork-join
+        tree (from the notebook: one Dask task, which idle slots split further).
 
         Examples
         --------
@@ -137,6 +167,8 @@ class _NestAPI:
 
     def gather(self, handles: Iterable[Any]) -> list[Any]:
         """The results of spawned children (or of the futures of roots), in order."""
+        if isinstance(handles, Mapped):
+            return handles.results()
         handles = list(handles)
         if handles and all(isinstance(h, Future) for h in handles):
             return get_client().gather(handles)
