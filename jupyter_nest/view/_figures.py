@@ -18,7 +18,8 @@ from collections import deque
 from typing import Any, cast
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.models import ColumnDataSource, CustomJS, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 
 from .._wire import SNAPSHOT_VERSION, Snapshot, TreeNode, WorkerSlots
@@ -233,14 +234,17 @@ class SlotView:
         self._last: dict[str, Any] = {}
 
     def _status(self) -> Any:
-        fig = figure(height=34, toolbar_location=None, x_range=Range1d(start=0, end=1),
-                     y_range=Range1d(start=-1, end=1), sizing_mode="stretch_width", min_border=0,
-                     outline_line_color=None)
-        fig.axis.visible = False
-        fig.grid.visible = False
-        fig.text("x", "y", "text", source=self.sources["nest-status"], text_font_size="13px",
-                 text_baseline="middle", x_offset=4)
-        return fig
+        # Text in the page, not on a canvas: it wraps in a narrow panel, takes the page's font and
+        # colours, and can be read (and selected). The browser copies it from the ``nest-status``
+        # source, which every host pushes.
+        source = self.sources["nest-status"]
+        div = Div(text=source.data["text"][0], render_as_text=True, sizing_mode="stretch_width",
+                  name="nest-status-text", css_classes=["jp-Nest-view-status"],
+                  styles={"font-size": "13px", "padding": "4px"})
+        source.js_on_change("data", CustomJS(args={"div": div, "source": source},
+                                             code="div.text = source.data.text[0] || ''"))
+        self._status_div = div
+        return div
 
     def _slots(self) -> Any:
         fig = figure(height=260, toolbar_location=None, x_range=Range1d(start=-7, end=MAX_SECEDED + 1),
@@ -302,6 +306,10 @@ class SlotView:
             data["nest-status"]["text"] = [status_line(snapshot, problem)]
         for name, d in data.items():
             self._set(name, d)
+        # Set here too: a kernel's patch of the source's data does not run the browser's callback.
+        text = data["nest-status"]["text"][0]
+        if self._status_div.text != text:
+            self._status_div.text = text
         point = self.history.point(snapshot)
         if point is None:
             return
@@ -312,6 +320,19 @@ class SlotView:
             counts.end = max(4, int(peak * 1.5) + 1)
         if point["done"][0] + 1 > cast(float, done.end):
             done.end = max(10, int(point["done"][0] * 1.5) + 1)
+
+    def resend(self) -> None:
+        """Send everything again, changed or not: a browser view created after an update never saw it.
+
+        A notebook's view of a widget starts from the document as it was when the widget was made,
+        and patches sent before the page made the view are dropped; hosts call this now and then.
+        """
+        for name, data in self._last.items():
+            self.sources[name].data = dict(data)
+        self.sources["nest-counts"].data = self.history.columns()
+        self._status_div.trigger("text", self._status_div.text, self._status_div.text)
+        for axis in self._count_ranges:
+            axis.trigger("end", axis.end, axis.end)
 
     def update_tree(self, tree: TreeNode | None) -> None:
         """Redraw the lineage tree (``TaskTree.root``), or clear it."""

@@ -85,6 +85,16 @@ def test_widget_keeps_updating_while_the_cell_blocks(k):
     assert k.value("w.running") is False
 
 
+def test_an_idle_view_sends_its_picture_again_for_a_browser_view_made_late(k):
+    # Patches sent before the page makes the widget's view are dropped; on an idle cluster
+    # nothing changes after, so a view made late (or after close() and a rerun) said "no workers".
+    k.run("w = jupyter_nest.widget(interval=0.1)\nw\ntime.sleep(1)").check()
+    idle = k.run("time.sleep(2.5)").check()
+    payloads = [json.dumps(m["content"]["data"]) for m in idle.messages if m["msg_type"] == "comm_msg"]
+    assert sum("slots busy" in p for p in payloads) >= 2, len(payloads)
+    k.run("w.close()").check()
+
+
 def test_the_view_says_when_a_worker_dies(k):
     k.run("w = jupyter_nest.widget(interval=0.1)").check()
     k.run("victim = sorted(client.scheduler_info()['workers'])[0]\n"
