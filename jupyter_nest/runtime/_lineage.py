@@ -202,10 +202,15 @@ class LineagePlugin(SchedulerPlugin):
         )
 
     def state(self, key: Any) -> str:
+        """The scheduler's state of ``key``; how it ended once forgotten; ``pending`` before it arrives.
+
+        A key neither held nor remembered has not reached the scheduler yet (a future submitted a
+        moment ago), or was forgotten longer ago than ``max_tasks`` tasks, whose lineage is dropped too.
+        """
         ts = self.scheduler.tasks.get(key)
         if ts is not None:
             return "finished" if ts.state == "memory" else ts.state
-        return self.final.get(key, "forgotten")
+        return self.final.get(key, "pending")
 
     def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
              max_summary: int = 20_000) -> TreeNode:

@@ -278,3 +278,15 @@ async def test_a_failing_task_never_cancels_what_it_published_stored_or_fired_an
     assert await (await Queue("kept-queue", client=c).get()) == "released"
     assert await Event("forgotten-finished", client=c).wait(timeout=30)
     await no_task_runs(a)
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_a_key_the_scheduler_has_not_seen_yet_is_pending_not_forgotten(c, s, a, b):
+    # The widget asks for the tree of a future the moment it is submitted, before it arrives.
+    await install(c)
+    assert (await tree(c, "not-arrived-yet"))["state"] == "pending"
+    forgotten = c.submit(abs, -1, key="gone")
+    assert await forgotten == 1
+    del forgotten
+    await until(lambda: "gone" not in s.tasks, what="the released task to be forgotten")
+    assert (await tree(c, "gone"))["state"] == "finished"  # forgotten by Dask: how it ended
