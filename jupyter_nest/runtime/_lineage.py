@@ -145,10 +145,23 @@ class LineagePlugin(SchedulerPlugin):
         elif finish == "forgotten":
             outcome = self.outcome.pop(key, None)
             if outcome is None:
-                outcome = "cancelled"
+                outcome = self._unfinished(key, str(kwargs.get("stimulus_id", "")))
                 self._cancel(self.children.get(key, ()), key)
             self.final[key] = outcome
             self._evict()
+
+    def _unfinished(self, key: Any, stimulus_id: str) -> str:
+        """How a task forgotten before it finished ended, for trees: only a cancel is ``cancelled``.
+
+        ``inline``: a child ``@nest`` offered to other slots and then took back to run in its parent's
+        thread (the parent released it); ``released``: any other task its client let go of.
+        """
+        if stimulus_id.startswith("cancel"):
+            return "cancelled"
+        ts = self.scheduler.tasks.get(key)  # Dask puts a forgotten task back while plugins look at it
+        if ts is not None and PARENT_ANNOTATION in (ts.annotations or {}):
+            return "inline"
+        return "released"
 
     def _evict(self) -> None:
         while len(self.final) > self.max_tasks:

@@ -33,9 +33,9 @@ COLORS = {
     "gone": "#f4cccc",
 }
 TREE_COLORS = {
-    "processing": COLORS["running"], "finished": "#66a61e", "erred": "#e7298a", "cancelled": "#999999",
-    "waiting": "#e6ab02", "queued": "#e6ab02", "pending": "#e6ab02", "no-worker": "#e6ab02", "released": "#cccccc",
-    "forgotten": "#cccccc", "hidden": "#bdbdbd",
+    "processing": COLORS["running"], "finished": "#66a61e", "inline": "#a6d854", "erred": "#e7298a",
+    "cancelled": "#999999", "waiting": "#e6ab02", "queued": "#e6ab02", "pending": "#e6ab02",
+    "no-worker": "#e6ab02", "released": "#cccccc", "forgotten": "#cccccc", "hidden": "#bdbdbd",
 }
 MAX_WORKERS = 16
 MAX_SECEDED = 12
