@@ -80,7 +80,7 @@ def _load_bokehjs(layout: Any) -> None:
     VS Code only.
     """
     global _inline_loaded
-    from IPython.display import Javascript, display
+    from IPython.display import display
 
     mode = config.get("widget.bokehjs")
     if mode not in ("auto", "server", "inline"):
@@ -95,7 +95,8 @@ def _load_bokehjs(layout: Any) -> None:
         return
     import bokeh
 
-    display(Javascript(_SERVER_LOADER % (json.dumps(bokeh.__version__), json.dumps(bokehjs_files(layout)))))
+    loader = _SERVER_LOADER % (json.dumps(bokeh.__version__), json.dumps(bokehjs_files(layout)))
+    display({"application/javascript": loader}, raw=True)
 
 
 class _Model(BokehModel):
