@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -113,6 +114,23 @@ def test_stopping_the_cluster_stops_the_widget(kernel):
     reply = kernel.run("jupyter_nest.widget()")
     assert reply.error["ename"] == "NoClusterError"
     assert "The slot view needs a cluster" in reply.error["evalue"]
+
+
+def test_views_closed_and_reopened_across_a_cluster_restart_keep_working(kernel):
+    kernel.run("%load_ext jupyter_nest\n%nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+               "import json, time, jupyter_nest\n"
+               "views = [jupyter_nest.widget(interval=0.1) for _ in range(3)]\n"
+               "views[0].close()\nviews[1].close()").check()
+    kernel.run("%nest_cluster stop\ntime.sleep(0.5)").check()
+    stopped = kernel.value("views[2].view.sources['nest-status'].data['text'][0]")
+    assert re.match(r"cluster stopped at \d\d:\d\d:\d\d .*the last picture", stopped), stopped
+    assert kernel.value("views[2].view.sources['nest-slots'].data['worker']")  # the last picture stays
+    kernel.run("%nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+               "again = jupyter_nest.widget(interval=0.1)\nagain\ntime.sleep(0.5)").check()
+    busy = kernel.run("jupyter_nest.current().client.submit(time.sleep, 1.5, pure=False).result()").check()
+    payloads = [json.dumps(m["content"]["data"]) for m in busy.messages if m["msg_type"] == "comm_msg"]
+    assert any("1/1 slots busy" in p for p in payloads)
+    kernel.run("again.close()\n%nest_cluster stop").check()
 
 
 def test_the_view_says_when_the_scheduler_goes_away(ipython, dask_processes):
