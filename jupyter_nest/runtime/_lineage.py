@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import reprlib
 import time
 from collections import OrderedDict
 from typing import Any
@@ -40,29 +39,6 @@ from .._wire import (
 )
 
 _submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
-_short = reprlib.Repr()
-_short.maxstring = 30
-_short.maxother = 30
-_short.maxlist = _short.maxtuple = _short.maxdict = 4
-_short.maxlevel = 2
-
-
-def short_call(ts: Any, name: str) -> str:
-    """``fib(3)`` for a scheduler task's function and arguments, shortened for display."""
-    args, kwargs = _dask.task_arguments(ts)
-
-    def show(value: Any) -> str:
-        if _dask.is_reference(value):
-            return f"<{key_split(value.key)}>"
-        return _short.repr(_dask.literal(value))
-
-    try:
-        parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
-    except Exception:
-        return f"{name}(...)"
-    return f"{name}({', '.join(parts)})"
-
-
 class LineagePlugin(SchedulerPlugin):
     """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
 
@@ -137,7 +113,7 @@ class LineagePlugin(SchedulerPlugin):
         if finish == "erred":
             ts = self.scheduler.tasks.get(key)
             if ts is not None:
-                self.calls[key] = short_call(ts, key_split(key))
+                self.calls[key] = _dask.task_call(ts, key_split(key))
             self.outcome[key] = "erred"
             self._cancel(self.children.get(key, ()), key)
         elif finish == "memory":

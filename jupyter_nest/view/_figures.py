@@ -22,7 +22,7 @@ from bokeh.models import ColumnDataSource, CustomJS, CustomJSHover, HoverTool, L
 from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 
-from .._wire import SNAPSHOT_VERSION, Snapshot, TreeNode, WorkerSlots
+from .._wire import SNAPSHOT_VERSION, SlotTask, Snapshot, TreeNode, WorkerSlots
 
 COLORS = {
     "running": "#1b9e77",
@@ -38,10 +38,11 @@ TREE_COLORS = {
     "no-worker": "#e6ab02", "released": "#cccccc", "forgotten": "#cccccc", "hidden": "#bdbdbd",
 }
 MAX_WORKERS = 16
+LABEL_WIDTH = 12
 MAX_SECEDED = 12
 HISTORY = 600
 
-_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker")
+_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker", "call", "parent")
 # Ages are computed in the browser from ``since`` (epoch seconds), so a running
 # task's cell need not be resent every update just because it got older.
 _AGE_JS = """
@@ -63,9 +64,11 @@ def _seceded_count(w: WorkerSlots) -> int:
 def _worker_cells(w: WorkerSlots, row: int, cells: dict[str, list[Any]]) -> None:
     blocked = {b["key"] for b in w.get("blocked", ())}
 
-    def add(x: int, y: float, state: str, label: str, key: str = "", since: float = 0.0, detail: str = "") -> None:
-        for name, value in zip(_CELL_COLUMNS, (x, y, COLORS[state], label, key, state, since, detail, w["address"]),
-                               strict=True):
+    def add(x: int, y: float, state: str, label: str, task: SlotTask | None = None, detail: str = "") -> None:
+        task = task or {}
+        values = (x, y, COLORS[state], label, task.get("key", ""), state, task.get("since", 0.0), detail,
+                  w["address"], task.get("call", ""), task.get("parent", ""))
+        for name, value in zip(_CELL_COLUMNS, values, strict=True):
             cells[name].append(value)
 
     slots_y, seceded_y = -2.0 * row, -2.0 * row - 1
@@ -76,13 +79,17 @@ def _worker_cells(w: WorkerSlots, row: int, cells: dict[str, list[Any]]) -> None
             continue
         state = "blocked" if slot["key"] in blocked else "running"
         detail = "waiting on other tasks without seceding" if state == "blocked" else ""
+        label = _short(slot.get("call") or slot["name"], LABEL_WIDTH)
         if slot.get("inline"):
-            detail = f"{slot['inline']:,} child calls run inline"
-        add(i, slots_y, state, _short(slot["name"]), slot["key"], slot["since"], detail)
+            # @nest children run in this task's own thread: counted on it, as a flame graph folds calls
+            detail = f"{slot['inline']:,} @nest children run inline or borrowed"
+            label += f"\n+{slot['inline']:,} inline"
+        add(i, slots_y, state, label, slot, detail)
     seceded = sorted(w["seceded"], key=lambda s: s["since"])
     for i, task in enumerate(seceded[:MAX_SECEDED]):
-        add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
-            f"waiting on {task.get('waiting_on', 0)} children")
+        waiting = task.get("waiting_on", 0)
+        add(i, seceded_y, "seceded", f"{_short(task.get('call') or task['name'], LABEL_WIDTH)}\nwaits on {waiting}",
+            task, f"seceded, waiting on {waiting} live children")
     more = _seceded_count(w) - MAX_SECEDED
     if more > 0:
         add(MAX_SECEDED, seceded_y, "more", f"+{more}", detail=f"{more} more seceded tasks")
@@ -259,7 +266,8 @@ class SlotView:
         fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="right",
                  text_baseline="middle", text_font_size="11px")
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[
-            ("task", "@key"), ("state", "@state"), ("for", "@since{custom}"), ("", "@detail"), ("worker", "@worker")],
+            ("call", "@call"), ("key", "@key"), ("state", "@state"), ("age", "@since{custom}"), ("", "@detail"),
+            ("worker", "@worker"), ("parent", "@parent")],
             formatters={"@since": CustomJSHover(code=_AGE_JS)}))
         return fig
 

@@ -58,3 +58,16 @@ def test_a_view_takes_snapshots_and_trees_without_a_cluster():
     view.update_tree({"key": "root", "name": "root", "state": "finished", "children": []})
     assert view.sources["nest-status"].data["text"] == [status_line(snap)]
     assert view.sources["nest-tree-nodes"].data["label"] == ["root"]
+
+
+def test_slots_are_labelled_with_the_call_and_seceded_tasks_with_what_they_wait_on():
+    now = time.time()
+    snap = huge_snapshot(1, 2)
+    snap["workers"][0]["slots"] = [
+        {"key": "fib-1", "name": "fib", "call": "fib(17)", "since": now, "parent": "fib-0"},
+        {"key": "nq-2", "name": "nqueens", "call": "nqueens(14, 4, 1, 2, 3)", "since": now, "inline": 1234}]
+    snap["workers"][0]["seceded"] = [{"key": "fib-0", "name": "fib", "call": "fib(18)", "since": now,
+                                      "waiting_on": 2}]
+    cells = columns(snap)["nest-slots"]
+    assert cells["label"][:3] == ["fib(17)", "nqueens(14,…\n+1,234 inline", "fib(18)\nwaits on 2"]
+    assert cells["parent"][0] == "fib-0" and cells["call"][1] == "nqueens(14, 4, 1, 2, 3)"
