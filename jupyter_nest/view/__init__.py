@@ -2,6 +2,7 @@
 
 - ``_figures``: :class:`SlotView` and the pure functions from snapshots and trees
   to column data (the Nest panel's server uses them too);
+- ``_tree``: the task tree as an icicle; ``_style``: colours, legend and dark theme shared by all;
 - ``_widget``: :class:`SlotWidget`, the view in a notebook, kept current by a thread.
 """
 

@@ -157,13 +157,29 @@ class SlotWidget:
         self._stop = threading.Event()
         self._gone: dict[str, float] = {}
         self.view = SlotView()
+        self._top = self.root  # where zooming out of the tree returns
+        self.view.sources["nest-tree-nodes"].selected.on_change("indices", self._zoom)
         self.model = _Model(self.view.layout, self.lock, self._stop_updates)
         self._thread = threading.Thread(target=self._run, name="jupyter-nest-slot-view", daemon=True)
         self._thread.start()
 
     def show_tree(self, root: Future | Any) -> None:
         """Draw the task tree of ``root`` (a future or a key) from now on."""
-        self.root = root.key if isinstance(root, Future) else root
+        self.root = self._top = root.key if isinstance(root, Future) else root
+
+    def _zoom(self, attr: str, old: list[int], new: list[int]) -> None:
+        # A click in the tree (runs in the browser event's _sync_model, under the lock): a box
+        # becomes the root, the top box goes back up; summaries ("+120") have no key to zoom to.
+        if not new:
+            return
+        nodes = self.view.sources["nest-tree-nodes"].data
+        i = new[0]
+        if nodes["y"][i] == 0:
+            self.root = self._top
+        elif nodes["key"][i]:
+            self.root = nodes["key"][i]
+        self._last_tree = 0.0
+        self.view.sources["nest-tree-nodes"].selected.indices = []
 
     @property
     def running(self) -> bool:

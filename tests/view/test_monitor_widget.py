@@ -162,7 +162,7 @@ def test_updates_from_many_threads_never_interleave(ipython):
         real_send(content, buffers)
 
     w.model.send = recording_send
-    x_range = w.view.layout.children[1].x_range
+    x_range = w.view.layout.select_one({"name": "nest-slots-figure"}).x_range
     stop = threading.Event()
     errors = []
 
@@ -241,3 +241,35 @@ def test_widget_subcommand_and_start_widget(kernel):
     view = kernel.run("%nest_cluster widget").check()
     assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in view.data]
     assert "widget" in kernel.run("print(get_ipython().find_line_magic('nest_cluster').__doc__)").stdout
+
+
+def test_clicking_a_tree_box_zooms_in_and_the_top_box_zooms_out(ipython):
+    ipython.run_line_magic("nest_cluster", "start --workers 1 --threads 1 --no-dashboard")
+
+    def fan_out(n):
+        c = jupyter_nest.get_client()
+        return sum(c.gather(c.map(abs, range(n), pure=False)))
+
+    root = jupyter_nest.current().client.submit(fan_out, 3, pure=False)
+    assert root.result(timeout=60) == 3
+    w = jupyter_nest.widget(root=root, interval=0.05)
+    try:
+        nodes = w.view.sources["nest-tree-nodes"]
+        deadline = time.monotonic() + 20
+        while len(nodes.data["key"]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = nodes.data["key"][1]
+
+        def click(index):  # what the page sends when a box is tapped
+            w.model._sync_model(w.model, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": nodes.selected.id},
+                                          "attr": "indices", "new": [index]}, [])
+
+        click(1)
+        assert w.root == child and nodes.selected.indices == []
+        while nodes.data["key"] != [child] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert nodes.data["key"] == [child]  # the child's own tree: just itself
+        click(0)
+        assert w.root == root.key
+    finally:
+        w.close()
