@@ -112,7 +112,7 @@ def columns(snapshot: Snapshot) -> dict[str, dict[str, list[Any]]]:
     for row, w in enumerate(workers[:MAX_WORKERS]):
         _worker_cells(w, row, cells)
         gone = "" if w.get("status") in ("running", None) else f" ({w['status']})"
-        name = w["address"].split("://")[-1]
+        name = w["address"].split("://")[-1].replace("127.0.0.1:", "local :")  # short enough for a side panel
         labels["x"].append(-0.45)
         labels["y"].append(ROW * row + 0.75)
         labels["text"].append(f"{name}{gone} · {_seceded_count(w)} seceded · {w.get('queued', 0)} queued")
@@ -227,7 +227,7 @@ class SlotView:
         self._slots_figure = fig = figure(
                      height=140, toolbar_location=None, x_range=self._slot_columns, y_range=self._slot_rows,
                      sizing_mode="stretch_width", name="nest-slots-figure",
-                     title="Slots per worker, then seceded tasks")
+                     title="Slots, then seceded tasks")
         fig.axis.visible = False
         fig.grid.visible = False
         cells = fig.rect("x", "y", width=0.92, height=0.8, fill_color="color", line_color=None,
@@ -235,11 +235,12 @@ class SlotView:
         fig.text("x", "y", "label", source=self.sources["nest-slots"], text_align="center",
                  text_baseline="middle", text_font_size="10px")
         fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="left",
-                 text_baseline="middle", text_font_size="11px")
+                 text_baseline="middle", text_font_size="10px")
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[
             ("call", "@call"), ("key", "@key"), ("state", "@state"), ("age", "@since{custom}"), ("", "@detail"),
             ("worker", "@worker"), ("parent", "@parent")],
             formatters={"@since": CustomJSHover(code=_AGE_JS)}))
+        fig.title.text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
@@ -247,7 +248,7 @@ class SlotView:
         src = self.sources["nest-counts"]
         counts, done = Range1d(start=0, end=4), Range1d(start=0, end=10)
         fig = figure(height=170, toolbar_location=None, sizing_mode="stretch_width",
-                     title="Over time (s); done: dashed, right",
+                     title="Over time (s); done dashed",
                      y_range=counts)
         for name in ("running", "seceded", "queued"):
             # coloured as in the legend above (queued as waiting); no legend box inside a narrow chart
@@ -256,6 +257,7 @@ class SlotView:
         fig.add_layout(LinearAxis(y_range_name="done"), "right")
         fig.line("t", "done", source=src, y_range_name="done", color="#666666", line_dash="dashed")
         self._count_ranges = (counts, done)
+        fig.title.text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
@@ -264,7 +266,7 @@ class SlotView:
         self._tree_depth = Range1d(start=-7.5, end=0.5)
         fig = figure(height=260, toolbar_location=None, sizing_mode="stretch_width", name="nest-tree-figure",
                      x_range=Range1d(start=0, end=1), y_range=self._tree_depth, tools="tap",
-                     title="Task tree: click a box to zoom in")
+                     title="Task tree (click to zoom)")
         fig.axis.visible = False
         fig.grid.visible = False
         boxes = fig.quad(left="x0", right="x1", top=dodge("y", 0.45), bottom=dodge("y", -0.45), fill_color="color",
@@ -273,6 +275,7 @@ class SlotView:
                  text_font_size="10px")
         fig.add_tools(HoverTool(renderers=[boxes], tooltips=[("task", "@label"), ("state", "@state"),
                                                              ("tasks", "@tasks"), ("key", "@key")]))
+        fig.title.text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
