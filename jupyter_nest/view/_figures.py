@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, CustomJS, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.models.annotations import Title
 from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 from bokeh.transform import dodge
@@ -240,7 +241,7 @@ class SlotView:
             ("call", "@call"), ("key", "@key"), ("state", "@state"), ("age", "@since{custom}"), ("", "@detail"),
             ("worker", "@worker"), ("parent", "@parent")],
             formatters={"@since": CustomJSHover(code=_AGE_JS)}))
-        fig.title.text_font_size = "11px"
+        cast(Title, fig.title).text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
@@ -257,7 +258,7 @@ class SlotView:
         fig.add_layout(LinearAxis(y_range_name="done"), "right")
         fig.line("t", "done", source=src, y_range_name="done", color="#666666", line_dash="dashed")
         self._count_ranges = (counts, done)
-        fig.title.text_font_size = "11px"
+        cast(Title, fig.title).text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
@@ -275,7 +276,7 @@ class SlotView:
                  text_font_size="10px")
         fig.add_tools(HoverTool(renderers=[boxes], tooltips=[("task", "@label"), ("state", "@state"),
                                                              ("tasks", "@tasks"), ("key", "@key")]))
-        fig.title.text_font_size = "11px"
+        cast(Title, fig.title).text_font_size = "11px"
         self._figures.append(fig)
         return fig
 
