@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .forkjoin import nest
     from .runtime import NestClient, TaskTree, get_client, rejoin, secede, task_tree, worker_client
     from .submit import submit_cell
-    from .view import SlotWidget, widget
+    from .view import SlotWidget, progress, widget
 
 __version__ = importlib.metadata.version(__name__)
 
@@ -45,6 +45,7 @@ _PARTS = {
     "current": "cluster",
     "get_client": "runtime",
     "nest": "forkjoin",
+    "progress": "view",
     "rejoin": "runtime",
     "secede": "runtime",
     "start": "cluster",
@@ -70,6 +71,7 @@ __all__ = [
     "current",
     "get_client",
     "nest",
+    "progress",
     "rejoin",
     "secede",
     "start",
