@@ -34,6 +34,13 @@ ROW = -2.6  # per worker: its label, a row of slots, a row of seceded tasks
 MAX_SECEDED = 12
 HISTORY = 600
 
+# BokehJS keeps a source's columns in a Map (older releases: a plain object).
+_STATUS_JS = """
+const data = source.data
+const text = data instanceof Map ? data.get("text") : data.text
+div.text = (text && text[0]) || ""
+"""
+
 _CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker", "call", "parent")
 # Ages are computed in the browser from ``since`` (epoch seconds), so a running
 # task's cell need not be resent every update just because it got older.
@@ -208,7 +215,7 @@ class SlotView:
                   name="nest-status-text", css_classes=["jp-Nest-view-status"],
                   styles={"font-size": "13px", "padding": "4px"})
         source.js_on_change("data", CustomJS(args={"div": div, "source": source},
-                                             code="div.text = source.data.text[0] || ''"))
+                                             code=_STATUS_JS))
         self._status_div = div
         return div
 

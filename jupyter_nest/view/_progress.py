@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+from dask.utils import key_split
 from distributed import Future
 
 from .. import cluster, config
@@ -80,7 +81,7 @@ class Progress:
     def __init__(self, future: Future, interval: float | None = None, name: str | None = None) -> None:
         self.future = future
         self.client = future.client
-        self.name = name or str(future.key).rsplit("-", 1)[0]
+        self.name = name or key_split(future.key)
         self.interval = max(config.seconds("widget.interval", interval), 0.1)
         self.started = time.monotonic()
         self.counts = counts(None)
