@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .forkjoin import nest
     from .runtime import NestClient, TaskTree, get_client, rejoin, secede, task_tree, worker_client
     from .submit import submit_cell
-    from .view import SlotWidget, widget
+    from .view import SlotWidget, progress, widget
 
 __version__ = importlib.metadata.version(__name__)
 
@@ -46,6 +46,7 @@ _PARTS = {
     "current": "cluster",
     "get_client": "runtime",
     "nest": "forkjoin",
+    "progress": "view",
     "rejoin": "runtime",
     "secede": "runtime",
     "start": "cluster",
@@ -75,6 +76,7 @@ __all__ = [
     "current",
     "get_client",
     "nest",
+    "progress",
     "rejoin",
     "secede",
     "start",

@@ -50,6 +50,7 @@ WORKER_LEFT_HANDLER = "nest_worker_left"
 
 # Task annotations.
 PARENT_ANNOTATION = "nest_parent"  # the key of the task an offered @nest child belongs to
+CALL_ANNOTATION = "nest_call"  # how an offered @nest child is shown: its call, e.g. "fib(17)"
 CELL_ANNOTATION = "jupyter_nest_cell"  # the %%nest_submit cell a task prints into
 CELL_SPAN_TAG = "jupyter-nest"  # the Dask span a submitted cell runs in
 
@@ -78,6 +79,8 @@ class SlotTask(TypedDict, total=False):
     key: str
     name: str
     since: float
+    call: str  # the call with shortened arguments, e.g. "fib(17)"
+    parent: str  # the key of the task that submitted it, when it has one
     inline: int  # @nest children this task ran in its own thread
     waiting_on: int  # seceded tasks: live children
 

@@ -368,7 +368,7 @@ class NestMagics(Magics):
           %%nest_submit --wait --name fib10
           fib(10)
         """
-        from . import cluster, config, submit
+        from . import cluster, config, submit, view
         from .submit import StatusLine
 
         args = parse(self.nest_submit, line)
@@ -387,6 +387,8 @@ class NestMagics(Magics):
                                  workers=args.workers)
         shell.user_ns[name] = submission.future
         if args.wait:
+            # a bar of the cell's task and all it spawns, live while the kernel waits
+            display(view.progress(submission.future, name=args.label or f"cell {count}"))
             return submit.wait_for(submission)
         StatusLine(submission, name, quiet=cell.rstrip().endswith(";")).show()
         return None

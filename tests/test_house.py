@@ -27,7 +27,8 @@ KERNEL_ACTIONS_TS = ROOT / "labextension" / "src" / "kernelactions.ts"
 PUBLIC = {
     "jupyter_nest": [
         "NestClient", "NestError", "NoClusterError", "Session", "SlotWidget", "TaskTree", "attach", "config", "connect",
-        "current", "get_client", "nest", "rejoin", "secede", "start", "stop", "submit_cell", "task_tree", "widget",
+        "current", "get_client", "nest", "progress", "rejoin", "secede", "start", "stop", "submit_cell", "task_tree",
+        "widget",
         "worker_client", "load_ipython_extension", "unload_ipython_extension", "__version__",
     ],
     "jupyter_nest.monitor": ["snapshot", "snapshot_async"],

@@ -49,7 +49,9 @@ from ._scheduler import (
     hook_update_graph,
     is_reference,
     literal,
+    short_call,
     task_arguments,
+    task_call,
     worker_memory,
 )
 from ._threads import (
@@ -97,8 +99,10 @@ __all__ = [
     "queued",
     "scheduler_address",
     "scheduler_rpc",
+    "short_call",
     "ssh_logger",
     "task_arguments",
+    "task_call",
     "task_key",
     "task_state",
     "task_threads",

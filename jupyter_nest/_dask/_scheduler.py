@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from dask.utils import key_split
 from distributed.core import Status
 
 __all__ = [
@@ -19,7 +21,9 @@ __all__ = [
     "hook_update_graph",
     "is_reference",
     "literal",
+    "short_call",
     "task_arguments",
+    "task_call",
     "worker_memory",
 ]
 
@@ -65,6 +69,39 @@ def literal(value: Any) -> Any:
 def is_reference(value: Any) -> bool:
     """Whether a task argument stands for another task's result."""
     return hasattr(value, "key") and not hasattr(value, "value")
+
+
+_short = reprlib.Repr()
+_short.maxstring = 30
+_short.maxother = 30
+_short.maxlist = _short.maxtuple = _short.maxdict = 4
+_short.maxlevel = 2
+
+
+def short_call(name: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> str:
+    """``fib(3)``: a call with its arguments shortened for display; other tasks' results as ``<name>``.
+
+    Examples
+    --------
+    >>> short_call("fib", (3,), {})
+    'fib(3)'
+    """
+    def show(value: Any) -> str:
+        if is_reference(value):
+            return f"<{key_split(value.key)}>"
+        return _short.repr(literal(value))
+
+    try:
+        parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
+    except Exception:
+        return f"{name}(...)"
+    return f"{name}({', '.join(parts)})"
+
+
+def task_call(ts: Any, name: str) -> str:
+    """``fib(3)`` for a scheduler task's function and arguments, shortened for display."""
+    args, kwargs = task_arguments(ts)
+    return short_call(name, args, kwargs)
 
 
 def _named(client_id: str, names: Iterable[str]) -> bool:

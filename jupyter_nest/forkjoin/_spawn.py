@@ -17,7 +17,7 @@ import distributed
 from dask.utils import funcname
 
 from .. import _dask
-from .._wire import PARENT_ANNOTATION
+from .._wire import CALL_ANNOTATION, PARENT_ANNOTATION
 from ..runtime import holding_slot
 from ._ledger import WorkerLedger, ledger_of
 from ._lending import borrow, claim, run_lent
@@ -197,7 +197,8 @@ class SpawnHandle:
             self.state = OFFERED
             ledger.handed_out[self.offer_id] = self
         key = f"{funcname(self.fn)}-{uuid.uuid4().hex}"
-        with dask.annotate(**{PARENT_ANNOTATION: ctx.key}):
+        call = _dask.short_call(funcname(self.fn), self.args, self.kwargs)  # not run_offered(...)
+        with dask.annotate(**{PARENT_ANNOTATION: ctx.key, CALL_ANNOTATION: call}):
             self.future = ledger.client().submit(
                 run_offered, ledger.address, self.offer_id, self.fn, self.args, self.kwargs,
                 key=key, workers=[target], allow_other_workers=True, pure=False,

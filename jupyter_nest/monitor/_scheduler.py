@@ -11,6 +11,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .. import _dask
 from .._wire import (
+    CALL_ANNOTATION,
     LINEAGE_PLUGIN,
     MONITOR_PLUGIN,
     SLOTS_TOPIC,
@@ -40,6 +41,7 @@ class MonitorPlugin(SchedulerPlugin):
         self.states: Counter[str] = Counter()
         self.done = 0
         self.erred = 0
+        self.calls: dict[Any, str] = {}
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -65,9 +67,28 @@ class MonitorPlugin(SchedulerPlugin):
         lineage = self.scheduler.plugins.get(LINEAGE_PLUGIN)
         return 0 if lineage is None else lineage.live_children(key)
 
+    def _call(self, key: Any, name: str) -> str:
+        """``fib(17)``: the task's call with shortened arguments, worked out once per task."""
+        call = self.calls.get(key)
+        if call is None:
+            ts = self.scheduler.tasks.get(key)
+            if ts is None:
+                call = name
+            else:  # an offered @nest child says what it runs; its Dask function is fork-join's
+                call = (ts.annotations or {}).get(CALL_ANNOTATION) or _dask.task_call(ts, name)
+            if len(self.calls) > 20_000:  # running tasks come and go; keep the memo small
+                self.calls.clear()
+            self.calls[key] = call
+        return call
+
     def _task(self, wired: list[Any], with_children: bool = False) -> SlotTask:
         key = unwire_key(wired[0])
-        out: SlotTask = {"key": str(key), "name": key_split(key), "since": wired[1]}
+        name = key_split(key)
+        out: SlotTask = {"key": str(key), "name": name, "since": wired[1], "call": self._call(key, name)}
+        lineage = self.scheduler.plugins.get(LINEAGE_PLUGIN)
+        parent = None if lineage is None else lineage.parent.get(key)
+        if parent is not None:
+            out["parent"] = str(parent)
         if len(wired) > 2:
             out["inline"] = wired[2]
         if with_children:

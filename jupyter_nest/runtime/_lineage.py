@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import reprlib
 import time
 from collections import OrderedDict
 from typing import Any
@@ -41,29 +40,6 @@ from .._wire import (
 )
 
 _submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
-_short = reprlib.Repr()
-_short.maxstring = 30
-_short.maxother = 30
-_short.maxlist = _short.maxtuple = _short.maxdict = 4
-_short.maxlevel = 2
-
-
-def short_call(ts: Any, name: str) -> str:
-    """``fib(3)`` for a scheduler task's function and arguments, shortened for display."""
-    args, kwargs = _dask.task_arguments(ts)
-
-    def show(value: Any) -> str:
-        if _dask.is_reference(value):
-            return f"<{key_split(value.key)}>"
-        return _short.repr(_dask.literal(value))
-
-    try:
-        parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
-    except Exception:
-        return f"{name}(...)"
-    return f"{name}({', '.join(parts)})"
-
-
 class LineagePlugin(SchedulerPlugin):
     """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
 
@@ -135,9 +111,9 @@ class LineagePlugin(SchedulerPlugin):
                 siblings.append(key)
             else:
                 self.also_parent(key, parent)
-        # A task's submissions may arrive after it finished (they travel on another
-        # connection), so only a parent that was cancelled or failed disowns them.
-        if self.state(parent) in ("cancelled", "erred"):
+        # A task's submissions may arrive after it finished (they travel on another connection),
+        # so only a parent that ended without a result (cancelled, failed, let go of) disowns them.
+        if self.state(parent) in ("cancelled", "erred", "released"):
             asyncio.get_running_loop().call_soon(self._cancel, owned, parent)
 
     def also_parent(self, key: Any, parent: Any, client: str | None = None) -> None:
@@ -152,7 +128,7 @@ class LineagePlugin(SchedulerPlugin):
         if finish == "erred":
             ts = self.scheduler.tasks.get(key)
             if ts is not None:
-                self.calls[key] = short_call(ts, key_split(key))
+                self.calls[key] = _dask.task_call(ts, key_split(key))
             self.outcome[key] = "erred"
             self._cancel(self.children.get(key, ()), key)
         elif finish == "memory":
@@ -160,10 +136,23 @@ class LineagePlugin(SchedulerPlugin):
         elif finish == "forgotten":
             outcome = self.outcome.pop(key, None)
             if outcome is None:
-                outcome = "cancelled"
+                outcome = self._unfinished(key, str(kwargs.get("stimulus_id", "")))
                 self._cancel(self.children.get(key, ()), key)
             self.final[key] = outcome
             self._evict()
+
+    def _unfinished(self, key: Any, stimulus_id: str) -> str:
+        """How a task forgotten before it finished ended, for trees: only a cancel is ``cancelled``.
+
+        ``inline``: a child ``@nest`` offered to other slots and then took back to run in its parent's
+        thread (the parent released it); ``released``: any other task its client let go of.
+        """
+        if stimulus_id.startswith("cancel"):
+            return "cancelled"
+        ts = self.scheduler.tasks.get(key)  # Dask puts a forgotten task back while plugins look at it
+        if ts is not None and PARENT_ANNOTATION in (ts.annotations or {}):
+            return "inline"
+        return "released"
 
     def _evict(self) -> None:
         while len(self.final) > self.max_tasks:
@@ -233,10 +222,15 @@ class LineagePlugin(SchedulerPlugin):
         )
 
     def state(self, key: Any) -> str:
+        """The scheduler's state of ``key``; how it ended once forgotten; ``pending`` before it arrives.
+
+        A key neither held nor remembered has not reached the scheduler yet (a future submitted a
+        moment ago), or was forgotten longer ago than ``max_tasks`` tasks, whose lineage is dropped too.
+        """
         ts = self.scheduler.tasks.get(key)
         if ts is not None:
             return "finished" if ts.state == "memory" else ts.state
-        return self.final.get(key, "forgotten")
+        return self.final.get(key, "pending")
 
     def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
              max_summary: int = 20_000) -> TreeNode:

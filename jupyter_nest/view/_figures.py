@@ -18,29 +18,30 @@ from collections import deque
 from typing import Any, cast
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.models import ColumnDataSource, CustomJS, CustomJSHover, HoverTool, LinearAxis, Range1d
+from bokeh.models.annotations import Title
+from bokeh.models.widgets import Div
 from bokeh.plotting import figure
+from bokeh.transform import dodge
 
-from .._wire import SNAPSHOT_VERSION, Snapshot, TreeNode, WorkerSlots
+from .._wire import SNAPSHOT_VERSION, SlotTask, Snapshot, TreeNode, WorkerSlots
+from ._style import COLORS, LEGEND, STATE_COLORS, THEME_JS
+from ._tree import tree_columns
 
-COLORS = {
-    "running": "#1b9e77",
-    "blocked": "#d95f02",
-    "seceded": "#7570b3",
-    "idle": "#e6e6e6",
-    "more": "#bdbdbd",
-    "gone": "#f4cccc",
-}
-TREE_COLORS = {
-    "processing": COLORS["running"], "finished": "#66a61e", "erred": "#e7298a", "cancelled": "#999999",
-    "waiting": "#e6ab02", "queued": "#e6ab02", "no-worker": "#e6ab02", "released": "#cccccc",
-    "forgotten": "#cccccc", "hidden": "#bdbdbd",
-}
 MAX_WORKERS = 16
+LABEL_WIDTH = 12
+ROW = -2.6  # per worker: its label, a row of slots, a row of seceded tasks
 MAX_SECEDED = 12
 HISTORY = 600
 
-_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker")
+# BokehJS keeps a source's columns in a Map (older releases: a plain object).
+_STATUS_JS = """
+const data = source.data
+const text = data instanceof Map ? data.get("text") : data.text
+div.text = (text && text[0]) || ""
+"""
+
+_CELL_COLUMNS = ("x", "y", "color", "label", "key", "state", "since", "detail", "worker", "call", "parent")
 # Ages are computed in the browser from ``since`` (epoch seconds), so a running
 # task's cell need not be resent every update just because it got older.
 _AGE_JS = """
@@ -62,12 +63,14 @@ def _seceded_count(w: WorkerSlots) -> int:
 def _worker_cells(w: WorkerSlots, row: int, cells: dict[str, list[Any]]) -> None:
     blocked = {b["key"] for b in w.get("blocked", ())}
 
-    def add(x: int, y: float, state: str, label: str, key: str = "", since: float = 0.0, detail: str = "") -> None:
-        for name, value in zip(_CELL_COLUMNS, (x, y, COLORS[state], label, key, state, since, detail, w["address"]),
-                               strict=True):
+    def add(x: int, y: float, state: str, label: str, task: SlotTask | None = None, detail: str = "") -> None:
+        task = task or {}
+        values = (x, y, COLORS[state], label, task.get("key", ""), state, task.get("since", 0.0), detail,
+                  w["address"], task.get("call", ""), task.get("parent", ""))
+        for name, value in zip(_CELL_COLUMNS, values, strict=True):
             cells[name].append(value)
 
-    slots_y, seceded_y = -2.0 * row, -2.0 * row - 1
+    slots_y, seceded_y = ROW * row, ROW * row - 1
     gone = w.get("status") not in ("running", None)
     for i, slot in enumerate(w["slots"]):
         if slot is None:
@@ -75,13 +78,17 @@ def _worker_cells(w: WorkerSlots, row: int, cells: dict[str, list[Any]]) -> None
             continue
         state = "blocked" if slot["key"] in blocked else "running"
         detail = "waiting on other tasks without seceding" if state == "blocked" else ""
+        label = _short(slot.get("call") or slot["name"], LABEL_WIDTH)
         if slot.get("inline"):
-            detail = f"{slot['inline']:,} child calls run inline"
-        add(i, slots_y, state, _short(slot["name"]), slot["key"], slot["since"], detail)
+            # @nest children run in this task's own thread: counted on it, as a flame graph folds calls
+            detail = f"{slot['inline']:,} @nest children run inline or borrowed"
+            label += f"\n+{slot['inline']:,} inline"
+        add(i, slots_y, state, label, slot, detail)
     seceded = sorted(w["seceded"], key=lambda s: s["since"])
     for i, task in enumerate(seceded[:MAX_SECEDED]):
-        add(i, seceded_y, "seceded", _short(task["name"]), task["key"], task["since"],
-            f"waiting on {task.get('waiting_on', 0)} children")
+        waiting = task.get("waiting_on", 0)
+        add(i, seceded_y, "seceded", f"{_short(task.get('call') or task['name'], LABEL_WIDTH)}\nwaits on {waiting}",
+            task, f"seceded, waiting on {waiting} live children")
     more = _seceded_count(w) - MAX_SECEDED
     if more > 0:
         add(MAX_SECEDED, seceded_y, "more", f"+{more}", detail=f"{more} more seceded tasks")
@@ -113,16 +120,16 @@ def columns(snapshot: Snapshot) -> dict[str, dict[str, list[Any]]]:
     for row, w in enumerate(workers[:MAX_WORKERS]):
         _worker_cells(w, row, cells)
         gone = "" if w.get("status") in ("running", None) else f" ({w['status']})"
-        name = w["address"].split("://")[-1]
-        labels["x"] += [-0.6, -0.6]
-        labels["y"] += [-2.0 * row, -2.0 * row - 1]
-        labels["text"] += [f"{name}{gone} slots", f"seceded · {w.get('queued', 0)} queued"]
+        name = w["address"].split("://")[-1].replace("127.0.0.1:", "local :")  # short enough for a side panel
+        labels["x"].append(-0.45)
+        labels["y"].append(ROW * row + 0.75)
+        labels["text"].append(f"{name}{gone} · {_seceded_count(w)} seceded · {w.get('queued', 0)} queued")
     cut = workers[MAX_WORKERS:]
     if cut:
         row = MAX_WORKERS
         busy = sum(1 for w in cut for s in w["slots"] if s)
-        labels["x"].append(-0.6)
-        labels["y"].append(-2.0 * row)
+        labels["x"].append(-0.45)
+        labels["y"].append(ROW * row + 0.75)
         labels["text"].append(
             f"+{len(cut)} more workers: {busy}/{sum(w['nthreads'] for w in cut)} slots busy, "
             f"{sum(_seceded_count(w) for w in cut)} seceded (not drawn)"
@@ -171,46 +178,6 @@ class CountsHistory:
         return {k: [p[k] for p in self.points] for k in ("t", "running", "seceded", "queued", "done")}
 
 
-def tree_columns(tree: TreeNode | None, max_nodes: int = 400) -> dict[str, dict[str, list[Any]]]:
-    """Node and edge data for a lineage tree (as ``jupyter_nest.task_tree(...).root``): depth across, leaves down."""
-    nodes: dict[str, list[Any]] = {"x": [], "y": [], "color": [], "label": [], "key": [], "state": []}
-    edges: dict[str, list[Any]] = {"x0": [], "y0": [], "x1": [], "y1": []}
-    if tree is None:
-        return {"nest-tree-nodes": nodes, "nest-tree-edges": edges}
-    next_row = [0.0]
-
-    def place(node: TreeNode, depth: int) -> float:
-        if len(nodes["x"]) >= max_nodes:
-            return next_row[0]
-        ys = [place(child, depth + 1) for child in node["children"]]
-        hidden = node.get("hidden")
-        if hidden:
-            y = -next_row[0]
-            next_row[0] += 1
-            states = ", ".join(f"{n} {s}" for s, n in sorted(hidden["states"].items()))
-            for name, value in zip(nodes, (depth + 1, y, TREE_COLORS["hidden"], f"+{hidden['tasks']}", "", states),
-                                   strict=True):
-                nodes[name].append(value)
-            ys.append(y)
-        if ys:
-            y = sum(ys) / len(ys)
-        else:
-            y = -next_row[0]
-            next_row[0] += 1
-        for child_y in ys:
-            edges["x0"].append(depth)
-            edges["y0"].append(y)
-            edges["x1"].append(depth + 1)
-            edges["y1"].append(child_y)
-        for name, value in zip(nodes, (depth, y, TREE_COLORS.get(node["state"], "#cccccc"), node["name"],
-                                       str(node["key"]), node["state"]), strict=True):
-            nodes[name].append(value)
-        return y
-
-    place(tree, 0)
-    return {"nest-tree-nodes": nodes, "nest-tree-edges": edges}
-
-
 class SlotView:
     """The Bokeh layout of the slot view, and how to bring it up to date.
 
@@ -218,74 +185,106 @@ class SlotView:
     --------
     >>> view = SlotView()
     >>> sorted(view.sources)
-    ['nest-counts', 'nest-labels', 'nest-slots', 'nest-status', 'nest-tree-edges', 'nest-tree-nodes']
+    ['nest-counts', 'nest-labels', 'nest-slots', 'nest-status', 'nest-tree-nodes']
     """
 
     def __init__(self) -> None:
         self.history = CountsHistory()
+        self._figures: list[Any] = []
         empty: Snapshot = {"version": SNAPSHOT_VERSION, "time": time.time(), "scheduler": "", "workers": [],
                            "totals": {"workers": 0, "threads": 0, "running": 0, "seceded": 0, "queued": 0,
                                       "waiting": 0, "done": 0, "erred": 0}}
         data = {**columns(empty), **tree_columns(None), "nest-counts": self.history.columns()}
         self.sources = {name: ColumnDataSource(data=d, name=name) for name, d in data.items()}
-        self.layout = column(self._status(), self._slots(), self._counts(), self._tree(),
+        self.layout = column(self._status(), self._legend(), self._slots(), self._counts(), self._tree(),
                              sizing_mode="stretch_width", name="nest-slot-view")
+        # Bokeh's document_ready never comes in a notebook widget; the status line is set soon after
+        # the view shows (and again every second), in every host.
+        # (and the Nest panel sets the status source's data every poll).
+        theme = CustomJS(args={"figures": self._figures}, code=THEME_JS)
+        self._status_div.js_on_change("text", theme)
+        self.sources["nest-status"].js_on_change("data", theme)
         self._last: dict[str, Any] = {}
 
     def _status(self) -> Any:
-        fig = figure(height=34, toolbar_location=None, x_range=Range1d(start=0, end=1),
-                     y_range=Range1d(start=-1, end=1), sizing_mode="stretch_width", min_border=0,
-                     outline_line_color=None)
-        fig.axis.visible = False
-        fig.grid.visible = False
-        fig.text("x", "y", "text", source=self.sources["nest-status"], text_font_size="13px",
-                 text_baseline="middle", x_offset=4)
-        return fig
+        # Text in the page, not on a canvas: it wraps in a narrow panel, takes the page's font and
+        # colours, and can be read (and selected). The browser copies it from the ``nest-status``
+        # source, which every host pushes.
+        source = self.sources["nest-status"]
+        div = Div(text=source.data["text"][0], render_as_text=True, sizing_mode="stretch_width",
+                  name="nest-status-text", css_classes=["jp-Nest-view-status"],
+                  styles={"font-size": "13px", "padding": "4px"})
+        source.js_on_change("data", CustomJS(args={"div": div, "source": source},
+                                             code=_STATUS_JS))
+        self._status_div = div
+        return div
+
+    def _legend(self) -> Any:
+        # Page text that wraps: one legend for the slots and the tree, which share the colours.
+        items = "".join(
+            f'<span style="display:inline-block;margin:0 10px 2px 0;white-space:nowrap">'
+            f'<span style="display:inline-block;width:10px;height:10px;background:{STATE_COLORS[state]};'
+            f'margin-right:4px;vertical-align:middle"></span>{text}</span>'
+            for state, text in LEGEND.items())
+        return Div(text=items, sizing_mode="stretch_width", name="nest-legend", css_classes=["jp-Nest-view-legend"],
+                   styles={"font-size": "11px", "padding": "0 4px", "line-height": "1.4"})
 
     def _slots(self) -> Any:
-        fig = figure(height=260, toolbar_location=None, x_range=Range1d(start=-7, end=MAX_SECEDED + 1),
-                     sizing_mode="stretch_width",
-                     title="Task slots (top row) and seceded tasks (bottom row) per worker")
+        self._slot_columns = Range1d(start=-0.5, end=3.5)
+        self._slot_rows = Range1d(start=ROW - 0.6, end=1.1)
+        self._slots_figure = fig = figure(
+                     height=140, toolbar_location=None, x_range=self._slot_columns, y_range=self._slot_rows,
+                     sizing_mode="stretch_width", name="nest-slots-figure",
+                     title="Slots, then seceded tasks")
         fig.axis.visible = False
         fig.grid.visible = False
         cells = fig.rect("x", "y", width=0.92, height=0.8, fill_color="color", line_color=None,
                          source=self.sources["nest-slots"])
         fig.text("x", "y", "label", source=self.sources["nest-slots"], text_align="center",
                  text_baseline="middle", text_font_size="10px")
-        fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="right",
-                 text_baseline="middle", text_font_size="11px")
+        fig.text("x", "y", "text", source=self.sources["nest-labels"], text_align="left",
+                 text_baseline="middle", text_font_size="10px")
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[
-            ("task", "@key"), ("state", "@state"), ("for", "@since{custom}"), ("", "@detail"), ("worker", "@worker")],
+            ("call", "@call"), ("key", "@key"), ("state", "@state"), ("age", "@since{custom}"), ("", "@detail"),
+            ("worker", "@worker"), ("parent", "@parent")],
             formatters={"@since": CustomJSHover(code=_AGE_JS)}))
+        cast(Title, fig.title).text_font_size = "11px"
+        self._figures.append(fig)
         return fig
 
     def _counts(self) -> Any:
         src = self.sources["nest-counts"]
         counts, done = Range1d(start=0, end=4), Range1d(start=0, end=10)
         fig = figure(height=170, toolbar_location=None, sizing_mode="stretch_width",
-                     title="Over time (s): running, seceded, queued; done on the right axis",
+                     title="Over time (s); done dashed",
                      y_range=counts)
         for name in ("running", "seceded", "queued"):
-            fig.line("t", name, source=src, color=COLORS.get(name, "#e6ab02"), legend_label=name, line_width=2)
+            # coloured as in the legend above (queued as waiting); no legend box inside a narrow chart
+            fig.line("t", name, source=src, color=COLORS.get(name, STATE_COLORS["waiting"]), line_width=2)
         fig.extra_y_ranges = {"done": done}
         fig.add_layout(LinearAxis(y_range_name="done"), "right")
-        fig.line("t", "done", source=src, y_range_name="done", color="#666666", legend_label="done",
-                 line_dash="dashed")
-        fig.legend.location = "top_left"
-        fig.legend.orientation = "horizontal"
-        fig.legend.label_text_font_size = "10px"
+        fig.line("t", "done", source=src, y_range_name="done", color="#666666", line_dash="dashed")
         self._count_ranges = (counts, done)
+        cast(Title, fig.title).text_font_size = "11px"
+        self._figures.append(fig)
         return fig
 
     def _tree(self) -> Any:
-        fig = figure(height=260, toolbar_location=None, sizing_mode="stretch_width",
-                     title="Task tree of the latest root (depth across)")
+        source = self.sources["nest-tree-nodes"]
+        self._tree_depth = Range1d(start=-7.5, end=0.5)
+        fig = figure(height=260, toolbar_location=None, sizing_mode="stretch_width", name="nest-tree-figure",
+                     x_range=Range1d(start=0, end=1), y_range=self._tree_depth, tools="tap",
+                     title="Task tree (click to zoom)")
         fig.axis.visible = False
         fig.grid.visible = False
-        fig.segment("x0", "y0", "x1", "y1", source=self.sources["nest-tree-edges"], color="#bbbbbb")
-        nodes = fig.scatter("x", "y", size=9, color="color", source=self.sources["nest-tree-nodes"])
-        fig.add_tools(HoverTool(renderers=[nodes], tooltips=[("task", "@label"), ("state", "@state"),
-                                                             ("key", "@key")]))
+        boxes = fig.quad(left="x0", right="x1", top=dodge("y", 0.45), bottom=dodge("y", -0.45), fill_color="color",
+                         line_color="white", line_width=0.5, source=source, nonselection_fill_alpha=1.0)
+        fig.text(x="x0", y="y", text="text", source=source, x_offset=3, text_baseline="middle",
+                 text_font_size="10px")
+        fig.add_tools(HoverTool(renderers=[boxes], tooltips=[("task", "@label"), ("state", "@state"),
+                                                             ("tasks", "@tasks"), ("key", "@key")]))
+        cast(Title, fig.title).text_font_size = "11px"
+        self._figures.append(fig)
         return fig
 
     def _set(self, name: str, data: dict[str, list[Any]]) -> bool:
@@ -302,6 +301,17 @@ class SlotView:
             data["nest-status"]["text"] = [status_line(snapshot, problem)]
         for name, d in data.items():
             self._set(name, d)
+        cells = data["nest-slots"]
+        columns_end = max([3.0, *cells["x"]]) + 0.5
+        rows_start = min([ROW, *cells["y"]]) - 0.6
+        if (self._slot_columns.end, self._slot_rows.start) != (columns_end, rows_start):
+            self._slot_columns.end, self._slot_rows.start = columns_end, rows_start
+            # about 30 px a row, whatever the number of workers
+            self._slots_figure.height = int(60 + 30 * (1.1 - rows_start))
+        # Set here too: a kernel's patch of the source's data does not run the browser's callback.
+        text = data["nest-status"]["text"][0]
+        if self._status_div.text != text:
+            self._status_div.text = text
         point = self.history.point(snapshot)
         if point is None:
             return
@@ -313,7 +323,25 @@ class SlotView:
         if point["done"][0] + 1 > cast(float, done.end):
             done.end = max(10, int(point["done"][0] * 1.5) + 1)
 
+    def resend(self) -> None:
+        """Send everything again, changed or not: a browser view created after an update never saw it.
+
+        A notebook's view of a widget starts from the document as it was when the widget was made,
+        and patches sent before the page made the view are dropped; hosts call this now and then.
+        """
+        for name, data in self._last.items():
+            self.sources[name].data = dict(data)
+        self.sources["nest-counts"].data = self.history.columns()
+        self._status_div.trigger("text", self._status_div.text, self._status_div.text)
+        for axis in (*self._count_ranges, self._slot_columns):
+            axis.trigger("end", axis.end, axis.end)
+        for axis in (self._slot_rows, self._tree_depth):
+            axis.trigger("start", axis.start, axis.start)
+
     def update_tree(self, tree: TreeNode | None) -> None:
         """Redraw the lineage tree (``TaskTree.root``), or clear it."""
         for name, d in tree_columns(tree).items():
             self._set(name, d)
+        depth = -min(self.sources["nest-tree-nodes"].data["y"], default=0)
+        if self._tree_depth.start != -max(depth, 7) - 0.5:
+            self._tree_depth.start = -max(depth, 7) - 0.5

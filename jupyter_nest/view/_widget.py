@@ -10,6 +10,8 @@ stopping the cluster, ends the thread.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from typing import Any
@@ -18,23 +20,83 @@ from distributed import Future
 from jupyter_bokeh import BokehModel
 
 from .. import cluster, config
-from .._wire import Snapshot, TreeNode
+from .._wire import SERVER_ROUTE, Snapshot, TreeNode
+from ..errors import NestError
 from ..monitor import snapshot
 from ..runtime import tree_data
 from ._figures import SlotView, status_line
 
-_bokehjs_loaded = False
+_inline_loaded = False
+# How often the whole picture is sent again (see SlotView.resend): what a view made late, or
+# reloaded with the page, waits at most before it shows the cluster.
+KEYFRAME_SECONDS = 1.0
+
+# Loads BokehJS from the Jupyter server's jupyter_nest extension (the Python bokeh package's own
+# files) unless the page has it. Synchronous on purpose: the widget's view, created right after
+# this output, needs ``window.Bokeh`` in its constructor.
+_SERVER_LOADER = """(function (version, files) {
+  var B = window.Bokeh;
+  if (B && (B.version === version || (B[version] && B[version].embed))) { return; }
+  var config = document.getElementById("jupyter-config-data");
+  var base = config ? JSON.parse(config.textContent).baseUrl : null;
+  if (!base) { console.warn("jupyter_nest: no Jupyter server to load BokehJS " + version + " from"); return; }
+  for (var i = 0; i < files.length; i++) {
+    var request = new XMLHttpRequest();
+    request.open("GET", base.replace(/\\/?$/, "/") + files[i], false);
+    request.send();
+    if (request.status !== 200) { console.warn("jupyter_nest: could not load " + files[i]); return; }
+    var script = document.createElement("script");
+    script.textContent = request.responseText;
+    document.head.appendChild(script);
+  }
+})(%s, %s);"""
 
 
-def _load_bokehjs() -> None:
-    """Put BokehJS in the page once per kernel, from the installed bokeh package (no CDN)."""
-    global _bokehjs_loaded
-    if not _bokehjs_loaded:
-        from bokeh.io import output_notebook
-        from bokeh.resources import INLINE
+def _in_vscode() -> bool:
+    return any(name.startswith("VSCODE_") for name in os.environ)
 
-        output_notebook(INLINE, hide_banner=True)
-        _bokehjs_loaded = True
+
+def bokehjs_files(layout: Any) -> list[str]:
+    """The BokehJS files ``layout`` needs, relative to the Jupyter server's base URL.
+
+    Examples
+    --------
+    >>> bokehjs_files(SlotView().layout)[0]
+    'jupyter-nest/static/js/bokeh.min.js'
+    """
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.resources import Resources
+
+    bundle = bundle_for_objs_and_resources([layout], Resources(mode="server", root_url=f"{SERVER_ROUTE}/"))
+    return [str(getattr(url, "url", url)) for url in bundle.js_files]
+
+
+def _load_bokehjs(layout: Any) -> None:
+    """Make sure the page has BokehJS before the widget renders, without storing BokehJS in the notebook.
+
+    ``jupyter-nest.widget.bokehjs``: ``server`` emits a 1 KB loader, with every view (an output
+    cleared or a page reloaded takes its BokehJS with it); ``inline`` the whole of BokehJS (4 MB)
+    once per kernel, for front ends without a Jupyter server (VS Code); ``auto`` picks inline in
+    VS Code only.
+    """
+    global _inline_loaded
+    from IPython.display import display
+
+    mode = config.get("widget.bokehjs")
+    if mode not in ("auto", "server", "inline"):
+        raise NestError(f"jupyter-nest.widget.bokehjs is {mode!r}: set it to auto, server or inline")
+    if mode == "inline" or (mode == "auto" and _in_vscode()):
+        if not _inline_loaded:
+            from bokeh.io import output_notebook
+            from bokeh.resources import INLINE
+
+            output_notebook(INLINE, hide_banner=True)
+            _inline_loaded = True
+        return
+    import bokeh
+
+    loader = _SERVER_LOADER % (json.dumps(bokeh.__version__), json.dumps(bokehjs_files(layout)))
+    display({"application/javascript": loader}, raw=True)
 
 
 class _Model(BokehModel):
@@ -91,16 +153,33 @@ class SlotWidget:
         self._previous: Snapshot | None = None
         self._unreachable_since: float | None = None
         self._last_tree = 0.0
+        self._last_keyframe = 0.0
         self._stop = threading.Event()
         self._gone: dict[str, float] = {}
         self.view = SlotView()
+        self._top = self.root  # where zooming out of the tree returns
+        self.view.sources["nest-tree-nodes"].selected.on_change("indices", self._zoom)
         self.model = _Model(self.view.layout, self.lock, self._stop_updates)
         self._thread = threading.Thread(target=self._run, name="jupyter-nest-slot-view", daemon=True)
         self._thread.start()
 
     def show_tree(self, root: Future | Any) -> None:
         """Draw the task tree of ``root`` (a future or a key) from now on."""
-        self.root = root.key if isinstance(root, Future) else root
+        self.root = self._top = root.key if isinstance(root, Future) else root
+
+    def _zoom(self, attr: str, old: list[int], new: list[int]) -> None:
+        # A click in the tree (runs in the browser event's _sync_model, under the lock): a box
+        # becomes the root, the top box goes back up; summaries ("+120") have no key to zoom to.
+        if not new:
+            return
+        nodes = self.view.sources["nest-tree-nodes"].data
+        i = new[0]
+        if nodes["y"][i] == 0:
+            self.root = self._top
+        elif nodes["key"][i]:
+            self.root = nodes["key"][i]
+        self._last_tree = 0.0
+        self.view.sources["nest-tree-nodes"].selected.indices = []
 
     @property
     def running(self) -> bool:
@@ -131,8 +210,10 @@ class SlotWidget:
     def _refresh(self) -> bool:
         if self.client.status not in ("running", "connecting"):
             if self._previous is not None:
+                stamp = time.strftime("%H:%M:%S")
                 self.view.update({**self._previous, "time": time.time()},
-                                 problem=f"cluster stopped ({self.client.status}); this view is final")
+                                 problem=f"cluster stopped at {stamp} ({self.client.status}); "
+                                         "this view is final: the last picture before it stopped")
             return False
         try:
             snap = snapshot(self.client, timeout=max(2 * self.interval, 2))
@@ -147,6 +228,9 @@ class SlotWidget:
             problem = (f"scheduler {self.session.address} unreachable since {stamp} "
                        f"({type(error).__name__}); showing the last picture")
         self.view.update(snap, problem)
+        if time.monotonic() - self._last_keyframe >= KEYFRAME_SECONDS:
+            self._last_keyframe = time.monotonic()
+            self.view.resend()
         if self._unreachable_since is None and time.monotonic() - self._last_tree > 1:
             self._last_tree = time.monotonic()
             try:
@@ -177,7 +261,7 @@ class SlotWidget:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        _load_bokehjs()
+        _load_bokehjs(self.view.layout)
         display(self.model)
 
     def __repr__(self) -> str:

@@ -20,6 +20,8 @@ export interface ISlotTask {
   key: string;
   name: string;
   since: number;
+  call?: string;
+  parent?: string;
   inline?: number;
   waiting_on?: number;
 }

@@ -3,10 +3,12 @@
 Notebook 7 loads the same prebuilt extensions as JupyterLab (ipywidgets' manager and
 jupyter_bokeh's renderer), but through its own app and page; this checks the widget
 really draws there, keeps drawing while the cell blocks, and that nothing is fetched
-from anywhere but the server (BokehJS inline, no CDN).
+from anywhere but the server (BokehJS from the server's jupyter_nest extension, no CDN), and that
+a progress bar advances and ends at 100 %.
 
-Screenshot (``screenshots/`` is gitignored): ``notebook7-widget.png``, the notebook page
-with the slot view in the cell's output during the recursion.
+Screenshots (``screenshots/`` is gitignored): ``notebook7-widget.png``, the notebook page
+with the slot view in the cell's output during the recursion; ``notebook7-progress.png``, the
+progress bar of a later root at 100 %.
 """
 
 from __future__ import annotations
@@ -27,21 +29,16 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 # fib(12) with 0.1 s leaves: 233 leaves on 2 slots keep the cell blocked for well over 10 s.
-CELLS = seceding_recursion(12, leaf_seconds=0.1)
+# Then a progress bar of fib(9) (55 leaves, a few seconds) while the cell waits on it.
+CELLS = [*seceding_recursion(12, leaf_seconds=0.1),
+         "root = client.submit(fib, 9, pure=False)\njupyter_nest.progress(root, interval=0.1)",
+         "root.result()"]
+PROGRESS = ".jp-NotebookPanel .jp-Nest-progress"
 
 OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output:has(.bk-Column)"
 
-# The status line's text as BokehJS holds it in the page (the figures are drawn on canvases).
-STATUS_JS = """() => {
-    for (const doc of window.Bokeh?.documents ?? []) {
-        const source = doc.get_model_by_name("nest-status");
-        if (source) {
-            const data = source.data instanceof Map ? Object.fromEntries(source.data) : source.data;
-            return data.text[0] ?? "";
-        }
-    }
-    return "";
-}"""
+# The status line, as the page shows it (text in the page, above the figures).
+STATUS = f"{OUTPUT} .jp-Nest-view-status .bk-clearfix"
 
 # Errors from the code under test: their message, stack or script URL names Bokeh, widgets or Nest.
 # (Notebook 7.6 itself throws "reading 'schema'" from its shortcuts settings on every page load.)
@@ -108,7 +105,8 @@ def test_widget_renders_and_updates_live_in_notebook7():
 
         # It keeps updating while the recursion blocks the cell: the status text and the drawing change.
         def status(accept: Callable[[str], Any]) -> str:
-            text = page.evaluate(STATUS_JS)
+            locator = page.locator(STATUS)
+            text = locator.first.inner_text() if locator.count() else ""
             return text if accept(text) else ""
 
         before = wait_until(lambda: status(seceded), 120, "no seceded tasks in the widget's status line")
@@ -123,6 +121,20 @@ def test_widget_renders_and_updates_live_in_notebook7():
         lab.screenshot("notebook7-widget")
 
         lab.wait_for_text(".jp-NotebookPanel", r"fib\(12\) = 144", timeout=180)
+
+        # The progress bar advances while the cell waits, and ends at 100 %.
+        lab.wait_for(PROGRESS, timeout=60)
+        shown = []
+        while not shown or shown[-1] != "100":
+            shown.append(page.locator(PROGRESS).first.get_attribute("data-percent"))
+            assert len(shown) < 600, shown[-5:]
+            page.wait_for_timeout(100)
+        assert any(0 < int(p) < 100 for p in shown), shown
+        assert [int(p) for p in shown] == sorted(int(p) for p in shown), shown
+        assert re.search(r"^fib .*100% 109/109 done · 0 running · 0 seceded · 0 failed · \d+\.\d s · finished",
+                         page.inner_text(PROGRESS))
+        page.locator(PROGRESS).first.scroll_into_view_if_needed()
+        lab.screenshot("notebook7-progress")
 
     # Everything came from the server: no CDN, no other host.
     assert not offsite(requests), offsite(requests)

@@ -138,6 +138,7 @@ async def test_held_task_shows_in_a_slot_with_key_name_and_inline_count(c, s, a)
     assert slots["other-held"]["inline"] == 0
     assert set(slots["inline-held"]) <= set(_wire.SlotTask.__annotations__)
     assert slots["inline-held"]["since"] <= time.time()
+    assert slots["other-held"]["call"] == "other-held('release')"  # what the slot view labels it with
     assert snap["totals"]["running"] == 2
     assert snap["totals"]["queued"] == 0
     check_totals(snap)

@@ -15,6 +15,7 @@ import jupyter_nest.config
 # isort: split
 import asyncio
 
+import dask
 import distributed
 import pytest
 from distributed import Event, Queue, Variable
@@ -348,3 +349,46 @@ async def test_a_wait_whose_coroutine_is_cancelled_ends_with_a_cancellation(c, s
     await release.set()
     with pytest.raises(distributed.client.FutureCancelledError):
         await waiter
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_a_key_the_scheduler_has_not_seen_yet_is_pending_not_forgotten(c, s, a, b):
+    # The widget asks for the tree of a future the moment it is submitted, before it arrives.
+    await install(c)
+    assert (await tree(c, "not-arrived-yet"))["state"] == "pending"
+    forgotten = c.submit(abs, -1, key="gone")
+    assert await forgotten == 1
+    del forgotten
+    await until(lambda: "gone" not in s.tasks, what="the released task to be forgotten")
+    assert (await tree(c, "gone"))["state"] == "finished"  # forgotten by Dask: how it ended
+
+
+NEVER = {"no-such-resource": 1}  # tasks that wait and never run, taking no slot
+
+
+def drops_a_child():
+    client = distributed.get_client()
+    child = client.submit(abs, 1, key="dropped-child", resources=NEVER)
+    del child  # released before it could run: the parent no longer wants it
+    return "done"
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)])
+async def test_only_a_cancel_shows_as_cancelled(c, s, a):
+    # Before, every task forgotten unfinished was [cancelled]: the children @nest offered and then
+    # ran in their parent's thread filled the tree of a run that succeeded with [cancelled].
+    await install(c)
+    with dask.annotate(**{_wire.PARENT_ANNOTATION: "nest-root"}):
+        offered = c.submit(abs, 1, key="taken-back", resources=NEVER)  # as @nest offers a child
+        cancelled = c.submit(abs, 1, key="cancelled-child", resources=NEVER)
+    del offered  # @nest took it back: its parent runs it
+    await c.cancel(cancelled)
+    parent = c.submit(drops_a_child, key="drops-a-child")
+    assert await parent == "done"
+    lineage = s.plugins[_wire.LINEAGE_PLUGIN]
+    await until(lambda: {"taken-back", "cancelled-child", "dropped-child"} <= set(lineage.final),
+                what="the three unfinished tasks to be forgotten")
+    states = {n["key"]: n["state"] for n in (await tree(c, "nest-root"))["children"]}
+    assert states == {"taken-back": "inline", "cancelled-child": "cancelled"}
+    assert [(n["key"], n["state"]) for n in (await tree(c, "drops-a-child"))["children"]] == [
+        ("dropped-child", "released")]

@@ -48,7 +48,26 @@ def test_a_tree_of_100k_tasks_is_drawn_capped():
     t = time.perf_counter()
     data = tree_columns(wide, max_nodes=400)
     assert time.perf_counter() - t < 1
-    assert len(data["nest-tree-nodes"]["x"]) <= 402
+    nodes = data["nest-tree-nodes"]
+    assert len(nodes["x0"]) <= 402
+    assert min(nodes["y"]) >= -101 and max(nodes["x1"]) <= 1.0 + 1e-9
+    # each box as wide as its share of the tasks: the root spans everything
+    assert (nodes["x0"][0], nodes["x1"][0], nodes["tasks"][0]) == (0.0, 1.0, 1 + 50 * 100 * 1001)
+
+
+def test_a_deep_tree_is_one_row_per_level_and_summaries_are_labelled():
+    def chain(depth):
+        node = {"key": f"f-{depth}", "name": "fib", "state": "finished", "children": []}
+        if depth < 20:
+            node["children"] = [chain(depth + 1)]
+            node["hidden"] = {"tasks": 3, "states": {"finished": 2, "inline": 1}, "more": False}
+        return node
+
+    nodes = tree_columns(chain(0))["nest-tree-nodes"]
+    assert sorted(set(nodes["y"])) == list(range(-20, 1))
+    summaries = [i for i, key in enumerate(nodes["key"]) if key == ""]
+    assert len(summaries) == 20 and nodes["label"][summaries[0]] == "+3"
+    assert nodes["state"][summaries[0]] == "2 finished, 1 inline"
 
 
 def test_a_view_takes_snapshots_and_trees_without_a_cluster():
@@ -58,3 +77,16 @@ def test_a_view_takes_snapshots_and_trees_without_a_cluster():
     view.update_tree({"key": "root", "name": "root", "state": "finished", "children": []})
     assert view.sources["nest-status"].data["text"] == [status_line(snap)]
     assert view.sources["nest-tree-nodes"].data["label"] == ["root"]
+
+
+def test_slots_are_labelled_with_the_call_and_seceded_tasks_with_what_they_wait_on():
+    now = time.time()
+    snap = huge_snapshot(1, 2)
+    snap["workers"][0]["slots"] = [
+        {"key": "fib-1", "name": "fib", "call": "fib(17)", "since": now, "parent": "fib-0"},
+        {"key": "nq-2", "name": "nqueens", "call": "nqueens(14, 4, 1, 2, 3)", "since": now, "inline": 1234}]
+    snap["workers"][0]["seceded"] = [{"key": "fib-0", "name": "fib", "call": "fib(18)", "since": now,
+                                      "waiting_on": 2}]
+    cells = columns(snap)["nest-slots"]
+    assert cells["label"][:3] == ["fib(17)", "nqueens(14,…\n+1,234 inline", "fib(18)\nwaits on 2"]
+    assert cells["parent"][0] == "fib-0" and cells["call"][1] == "nqueens(14, 4, 1, 2, 3)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -85,6 +86,16 @@ def test_widget_keeps_updating_while_the_cell_blocks(k):
     assert k.value("w.running") is False
 
 
+def test_an_idle_view_sends_its_picture_again_for_a_browser_view_made_late(k):
+    # Patches sent before the page makes the widget's view are dropped; on an idle cluster
+    # nothing changes after, so a view made late (or after close() and a rerun) said "no workers".
+    k.run("w = jupyter_nest.widget(interval=0.1)\nw\ntime.sleep(1)").check()
+    idle = k.run("time.sleep(2.5)").check()
+    payloads = [json.dumps(m["content"]["data"]) for m in idle.messages if m["msg_type"] == "comm_msg"]
+    assert sum("slots busy" in p for p in payloads) >= 2, len(payloads)
+    k.run("w.close()").check()
+
+
 def test_the_view_says_when_a_worker_dies(k):
     k.run("w = jupyter_nest.widget(interval=0.1)").check()
     k.run("victim = sorted(client.scheduler_info()['workers'])[0]\n"
@@ -103,6 +114,23 @@ def test_stopping_the_cluster_stops_the_widget(kernel):
     reply = kernel.run("jupyter_nest.widget()")
     assert reply.error["ename"] == "NoClusterError"
     assert "The slot view needs a cluster" in reply.error["evalue"]
+
+
+def test_views_closed_and_reopened_across_a_cluster_restart_keep_working(kernel):
+    kernel.run("%load_ext jupyter_nest\n%nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+               "import json, time, jupyter_nest\n"
+               "views = [jupyter_nest.widget(interval=0.1) for _ in range(3)]\n"
+               "views[0].close()\nviews[1].close()").check()
+    kernel.run("%nest_cluster stop\ntime.sleep(0.5)").check()
+    stopped = kernel.value("views[2].view.sources['nest-status'].data['text'][0]")
+    assert re.match(r"cluster stopped at \d\d:\d\d:\d\d .*the last picture", stopped), stopped
+    assert kernel.value("views[2].view.sources['nest-slots'].data['worker']")  # the last picture stays
+    kernel.run("%nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+               "again = jupyter_nest.widget(interval=0.1)\nagain\ntime.sleep(0.5)").check()
+    busy = kernel.run("jupyter_nest.current().client.submit(time.sleep, 1.5, pure=False).result()").check()
+    payloads = [json.dumps(m["content"]["data"]) for m in busy.messages if m["msg_type"] == "comm_msg"]
+    assert any("1/1 slots busy" in p for p in payloads)
+    kernel.run("again.close()\n%nest_cluster stop").check()
 
 
 def test_the_view_says_when_the_scheduler_goes_away(ipython, dask_processes):
@@ -134,7 +162,7 @@ def test_updates_from_many_threads_never_interleave(ipython):
         real_send(content, buffers)
 
     w.model.send = recording_send
-    x_range = w.view.layout.children[1].x_range
+    x_range = w.view.layout.select_one({"name": "nest-slots-figure"}).x_range
     stop = threading.Event()
     errors = []
 
@@ -213,3 +241,35 @@ def test_widget_subcommand_and_start_widget(kernel):
     view = kernel.run("%nest_cluster widget").check()
     assert "<jupyter_nest slot view>" in [d.get("text/plain") for d in view.data]
     assert "widget" in kernel.run("print(get_ipython().find_line_magic('nest_cluster').__doc__)").stdout
+
+
+def test_clicking_a_tree_box_zooms_in_and_the_top_box_zooms_out(ipython):
+    ipython.run_line_magic("nest_cluster", "start --workers 1 --threads 1 --no-dashboard")
+
+    def fan_out(n):
+        c = jupyter_nest.get_client()
+        return sum(c.gather(c.map(abs, range(n), pure=False)))
+
+    root = jupyter_nest.current().client.submit(fan_out, 3, pure=False)
+    assert root.result(timeout=60) == 3
+    w = jupyter_nest.widget(root=root, interval=0.05)
+    try:
+        nodes = w.view.sources["nest-tree-nodes"]
+        deadline = time.monotonic() + 20
+        while len(nodes.data["key"]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = nodes.data["key"][1]
+
+        def click(index):  # what the page sends when a box is tapped
+            w.model._sync_model(w.model, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": nodes.selected.id},
+                                          "attr": "indices", "new": [index]}, [])
+
+        click(1)
+        assert w.root == child and nodes.selected.indices == []
+        while nodes.data["key"] != [child] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert nodes.data["key"] == [child]  # the child's own tree: just itself
+        click(0)
+        assert w.root == root.key
+    finally:
+        w.close()

@@ -1,0 +1,100 @@
+"""The notebook's slot view as a person sees it in JupyterLab: it keeps working after ``close()``.
+
+Screenshots land in ``screenshots/`` (gitignored): ``view-reopened.png``, ``view-dark.png`` (the view in
+JupyterLab Dark), ``view-panel-280.png`` (the live slots in the Nest side panel, 280 px wide).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+from support.lab import JupyterServer, LabBrowser
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.browser]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+CELLS = [
+    "%load_ext jupyter_nest\nclient = %nest_cluster start --workers 1 --threads 1 --no-dashboard\n"
+    "import time, jupyter_nest",
+    "view = jupyter_nest.widget(interval=0.2)\nview",
+    "time.sleep(1)\nview.close()\nprint('closed')",
+    "busy = client.submit(time.sleep, 4, pure=False)",
+]
+STATUS = ".jp-NotebookPanel .jp-OutputArea-output .jp-Nest-view-status .bk-clearfix"
+
+
+# Elements (also inside Bokeh's shadow roots) whose text or content is wider than their box, or than the panel.
+OVERFLOWING = """panel => {
+    const limit = panel.getBoundingClientRect().right + 1
+    const found = []
+    const walk = root => {
+        for (const e of root.querySelectorAll("*")) {
+            if (e.shadowRoot) { walk(e.shadowRoot) }
+            const box = e.getBoundingClientRect()
+            if (box.width === 0 || getComputedStyle(e).overflow === "hidden" && e.tagName !== "DIV") { continue }
+            if (box.right > limit || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible") {
+                found.push(`${e.tagName}.${e.className}: ${Math.round(box.right)} > ${Math.round(limit)}`)
+            }
+        }
+    }
+    walk(panel)
+    return found.slice(0, 10)
+}"""
+
+
+def run_cell(lab: LabBrowser, index: int) -> None:
+    lab.page.evaluate(f"() => {{ window.jupyterapp.shell.currentWidget.content.activeCellIndex = {index}; }}")
+    lab.command("notebook:run-cell")
+
+
+def test_a_view_reopened_after_close_shows_the_cluster_and_updates():
+    started = time.monotonic()
+    with JupyterServer(app="lab") as server, LabBrowser(server, SCREENSHOTS, timeout=90) as lab:
+        server.write_notebook("view.ipynb", CELLS[:3])
+        lab.open_notebook("view.ipynb")
+        lab.run_all_cells()
+        lab.wait_for_text(".jp-NotebookPanel .jp-Notebook", r"\bclosed\b")
+        # The notebook 04 case: the widget cell run again after its view was closed.
+        run_cell(lab, 1)
+        assert re.search(r"^1 worker · 0/1 slots busy", lab.wait_for_text(STATUS, r"1 worker ·"))
+        lab.page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                          " nb.model.sharedModel.insertCell(3, {cell_type: 'code', source: "
+                          f"{CELLS[3]!r}}}); }}")
+        run_cell(lab, 3)
+        lab.wait_for_text(STATUS, r"1/1 slots busy")  # the reopened view follows the cluster
+        lab.screenshot("view-reopened", ".jp-NotebookPanel")
+        lab.wait_for_text(STATUS, r"0/1 slots busy · .* 1 done", timeout=60)
+
+        # JupyterLab's dark theme: a view shown after the switch draws its figures dark too.
+        lab.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
+        lab.wait_for('body[data-jp-theme-name="JupyterLab Dark"]', state="attached")
+        run_cell(lab, 1)
+        lab.wait_for_text(STATUS, r"1 worker ·")
+        figure = lab.page.locator(".jp-NotebookPanel .jp-OutputArea-output .bk-Figure").first
+        figure.wait_for()
+        lab.page.wait_for_timeout(500)
+        shot = lab.screenshot("view-dark", ".jp-NotebookPanel")
+        figure.screenshot(path=str(shot.with_name("view-dark-figure.png")))
+        brightness = ImageStat.Stat(Image.open(shot.with_name("view-dark-figure.png")).convert("L")).mean[0]
+        assert brightness < 90, f"the figure stayed light in the dark theme (mean brightness {brightness:.0f})"
+
+        # The Nest side panel at 280 px: its live slots view fits, no text runs out of its box.
+        lab.page.click('.jp-SideBar [data-id="jupyter-nest-panel"]')
+        lab.page.evaluate("() => { const split = window.jupyterapp.shell._hsplitPanel;"
+                          " const width = split.node.clientWidth; split.setRelativeSizes("
+                          "[280 / width, (width - 280) / width, 0]); }")
+        lab.page.click(".jp-Nest-cluster .jp-Nest-show")
+        lab.wait_for(".jp-Nest-slots .bk-Canvas, .jp-Nest-slots canvas", state="attached")
+        lab.wait_for_text(".jp-Nest-slots .jp-Nest-view-status .bk-clearfix", r"1 worker")
+        lab.page.wait_for_timeout(1000)
+        panel = lab.page.locator(".jp-Nest-panel").first
+        assert abs(panel.bounding_box()["width"] - 280) < 20, panel.bounding_box()
+        overflowing = lab.page.locator(".jp-Nest-panel").evaluate(OVERFLOWING)
+        lab.screenshot("view-panel-280")
+        assert overflowing == [], overflowing
+    print(f"browser test took {time.monotonic() - started:.0f} s")
