@@ -12,6 +12,7 @@ import time
 import dask
 import psutil
 import pytest
+from support.clusters import wait_whole
 
 import jupyter_nest
 from jupyter_nest import nest, task_tree
@@ -136,22 +137,41 @@ class ThreadSampler:
 
 
 @pytest.fixture(scope="module", params=[(1, 1), (1, 2), (2, 1)], ids=lambda s: f"{s[0]}x{s[1]}")
-def cluster(request):
+def module_cluster(request):
     workers, threads = request.param
     session = jupyter_nest.start(workers=workers, threads=threads, dashboard=False, replace=True)
-    yield session.client, threads
+    yield session.client, workers, threads
     jupyter_nest.stop()
 
 
-@pytest.fixture(scope="module", params=[(2, 1), (1, 2)], ids=lambda s: f"{s[0]}x{s[1]}")
-def unseceding_cluster(request):
+def unseceding(workers, threads):
     """No thread may secede: every task blocked on a stolen child must borrow from the thief."""
-    workers, threads = request.param
     # workers get the kernel's config when they start, and again when a nanny restarts one
     with dask.config.set({"jupyter-nest.forkjoin.max-seceded": 0}):
-        session = jupyter_nest.start(workers=workers, threads=threads, dashboard=False, replace=True)
-        yield session.client, threads
-        jupyter_nest.stop()
+        return jupyter_nest.start(workers=workers, threads=threads, dashboard=False, replace=True)
+
+
+@pytest.fixture(scope="module", params=[(2, 1), (1, 2)], ids=lambda s: f"{s[0]}x{s[1]}")
+def module_unseceding_cluster(request):
+    workers, threads = request.param
+    yield unseceding(workers, threads).client, workers, threads
+    jupyter_nest.stop()
+
+
+# A shared cluster is handed to each test whole (every worker there, nothing left running by the test
+# before), or the test fails naming what was left; a test that kills workers gets a cluster of its own.
+@pytest.fixture
+def cluster(module_cluster):
+    client, workers, threads = module_cluster
+    wait_whole(client, workers)
+    return client, threads
+
+
+@pytest.fixture
+def unseceding_cluster(module_unseceding_cluster):
+    client, workers, threads = module_unseceding_cluster
+    wait_whole(client, workers)
+    return client, threads
 
 
 def test_plain_call_needs_no_cluster():
@@ -213,10 +233,15 @@ def wait_for_lending(client, before):
     assert lent_so_far(client) > before
 
 
+@pytest.fixture
+def own_unseceding_cluster():
+    yield unseceding(2, 1).client
+    jupyter_nest.stop()
+
+
 @pytest.mark.parametrize("victim", ["thief", "borrower"])
-def test_a_worker_dying_mid_borrow_loses_no_result(unseceding_cluster, victim):
-    client, _ = unseceding_cluster
-    workers = len(client.scheduler_info()["workers"])
+def test_a_worker_dying_mid_borrow_loses_no_result(own_unseceding_cluster, victim):
+    client = own_unseceding_cluster
     root = lopsided.spawn(binary, 13)
     wait_for_lending(client, lent_so_far(client))
     where = client.run_on_scheduler(lambda dask_scheduler: {
@@ -226,7 +251,6 @@ def test_a_worker_dying_mid_borrow_loses_no_result(unseceding_cluster, victim):
     address = thief if victim == "thief" else borrower
     os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
     assert root.result(timeout=60) == 8192
-    client.wait_for_workers(workers, timeout=30)
 
 
 def test_a_join_waiting_in_its_slot_is_not_reported_as_blocked(unseceding_cluster):

@@ -1,6 +1,6 @@
 """Random recursions of every API under random worker kills: results, errors, hangs and the time a kill costs.
 
-Run as a script for the figures (``python tests/support/chaos.py --kills 100``); ``tests/fault/test_chaos.py``
+Run as a script for the figures (``cd tests && python -m support.chaos --kills 100``); ``tests/fault/test_chaos.py``
 runs a bounded number of trials in the slow tier. Each trial starts a recursion on a cluster of ``workers`` x 1
 thread, SIGKILLs one worker or all but one at a random moment of its usual run time, and waits for the result:
 a wrong value or an unexpected error is a failure, no answer within ``hang_after`` seconds a hang. The extra time
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import distributed
+from support.clusters import wait_whole
 
 import jupyter_nest
 from jupyter_nest import nest
@@ -55,42 +56,44 @@ def nest_tree(depth: int, fanout: int) -> int:
     return sum(h.result() for h in [nest_tree.spawn(depth - 1, fanout) for _ in range(fanout)])
 
 
-def worker_client_fib(n: int) -> int:
+def worker_client_fib(n: int, salt: int) -> int:
+    """A tree of distinct tasks (``pure=False``), as are the other two below."""
     if n < 2:
         return n
     with jupyter_nest.worker_client() as client:
-        a, b = client.submit(worker_client_fib, n - 1), client.submit(worker_client_fib, n - 2)
+        a, b = client.submit(worker_client_fib, n - 1, salt, pure=False), client.submit(worker_client_fib, n - 2, salt, pure=False)
         return a.result() + b.result()
 
 
-def get_client_fib(n: int) -> int:
-    """Ours, without secede(): the wait gives the slot up by itself."""
+def get_client_fib(n: int, salt: int) -> int:
+    """Ours, without secede(): the wait gives the slot up by itself. Pure keys, as Dask's default: fib(n - 2)
+    is submitted by two parents, so the recursion is a chain of shared keys, not a tree."""
     if n < 2:
         return n
     client = jupyter_nest.get_client()
-    a, b = client.submit(get_client_fib, n - 1), client.submit(get_client_fib, n - 2)
+    a, b = client.submit(get_client_fib, n - 1, salt), client.submit(get_client_fib, n - 2, salt)
     return a.result() + b.result()
 
 
-def dask_secede_fib(n: int) -> int:
+def dask_secede_fib(n: int, salt: int) -> int:
     """Dask's own names, as its docs write it."""
     if n < 2:
         return n
     client = distributed.get_client()
-    a, b = client.submit(dask_secede_fib, n - 1), client.submit(dask_secede_fib, n - 2)
+    a, b = client.submit(dask_secede_fib, n - 1, salt, pure=False), client.submit(dask_secede_fib, n - 2, salt, pure=False)
     distributed.secede()
     value = a.result() + b.result()
     distributed.rejoin()
     return value
 
 
-def delayed_fib(n: int) -> int:
+def delayed_fib(n: int, salt: int) -> int:
     """``dask.compute`` of delayed calls inside a task."""
     import dask
 
     if n < 2:
         return n
-    return sum(dask.compute(dask.delayed(delayed_fib)(n - 1), dask.delayed(delayed_fib)(n - 2)))
+    return sum(dask.compute(dask.delayed(delayed_fib, pure=False)(n - 1, salt), dask.delayed(delayed_fib, pure=False)(n - 2, salt)))
 
 
 @dataclass
@@ -101,7 +104,8 @@ class API:
 
 def _submit(fn: Callable[..., Any], n: int) -> Callable[[distributed.Client, random.Random], Any]:
     def start(client: distributed.Client, rng: random.Random) -> tuple[distributed.Future, Any]:
-        return client.submit(fn, n, pure=False), plain_fib(n)
+        # a new salt per trial: the pure keys of one trial are never another's (the cluster keeps no results)
+        return client.submit(fn, n, rng.getrandbits(64), pure=False), plain_fib(n)
     return start
 
 
@@ -118,10 +122,10 @@ def _nest_tree(client: distributed.Client, rng: random.Random) -> tuple[Any, Any
 APIS = {api.name: api for api in [
     API("nest-fib", _nest_fib),
     API("nest-tree", _nest_tree),
-    API("worker_client", _submit(worker_client_fib, 12)),
-    API("get_client", _submit(get_client_fib, 12)),
-    API("dask-secede", _submit(dask_secede_fib, 12)),
-    API("dask-compute", _submit(delayed_fib, 11)),
+    API("worker_client", _submit(worker_client_fib, 11)),
+    API("get_client", _submit(get_client_fib, 20)),
+    API("dask-secede", _submit(dask_secede_fib, 11)),
+    API("dask-compute", _submit(delayed_fib, 10)),
 ]}
 
 
@@ -149,20 +153,6 @@ HEADER = f"{'api':<14}{'kills':>6}{'right':>7}{'wrong':>7}{'hangs':>7}{'base s':
 
 def worker_pids(client: distributed.Client) -> dict[str, int]:
     return client.run(os.getpid)
-
-
-def wait_whole(client: distributed.Client, workers: int, timeout: float = 60) -> None:
-    """Until the nannies have restarted every killed worker and no task runs or waits."""
-    client.wait_for_workers(workers, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while live := client.run_on_scheduler(_live_tasks):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{live} tasks still live on the scheduler {timeout}s after the trial ended")
-        time.sleep(0.05)
-
-
-def _live_tasks(dask_scheduler: Any) -> int:
-    return sum(ts.state in ("waiting", "queued", "processing", "no-worker") for ts in dask_scheduler.tasks.values())
 
 
 def trial(client: distributed.Client, api: API, rng: random.Random, tally: Tally, workers: int,

@@ -1,0 +1,115 @@
+"""Soak: random recursions of every API for a while in a real kernel, with the live slot view open; the kernel's
+RSS, threads and open files must stay flat.
+
+Run: ``python benchmarks/soak.py --minutes 10``. Prints one row per minute (after a warm-up minute, which fills
+caches and pools) and the growth per minute of each measure over the soak, from a least-squares line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.kernels import Kernel
+
+SETUP = """
+%load_ext jupyter_nest
+import random, dask, distributed, jupyter_nest
+from jupyter_nest import nest
+from IPython.display import display
+client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
+view = jupyter_nest.widget()
+display(view)
+
+@nest
+def nest_fib(n):
+    return n if n < 2 else sum(h.result() for h in [nest_fib.spawn(n - 1), nest_fib.spawn(n - 2)])
+
+def wc_fib(n):
+    if n < 2:
+        return n
+    with jupyter_nest.worker_client() as c:
+        return sum(c.gather([c.submit(wc_fib, n - 1), c.submit(wc_fib, n - 2)]))
+
+def gc_fib(n):
+    if n < 2:
+        return n
+    c = jupyter_nest.get_client()
+    return sum(c.gather([c.submit(gc_fib, n - 1), c.submit(gc_fib, n - 2)]))
+
+def compute_fib(n):
+    if n < 2:
+        return n
+    return sum(dask.compute(dask.delayed(compute_fib)(n - 1), dask.delayed(compute_fib)(n - 2)))
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def one_round(rng):
+    kind = rng.choice(["nest", "worker_client", "get_client", "compute", "map"])
+    n = rng.randint(6, 10)
+    if kind == "nest":
+        got, want = nest_fib.spawn(n + 8).result(), fib(n + 8)
+    elif kind == "worker_client":
+        got, want = client.submit(wc_fib, n, pure=False).result(), fib(n)
+    elif kind == "get_client":
+        got, want = client.submit(gc_fib, n, pure=False).result(), fib(n)
+    elif kind == "compute":
+        got, want = client.submit(compute_fib, n - 2, pure=False).result(), fib(n - 2)
+    else:
+        got, want = nest.gather(nest.map(fib, [x % 15 for x in range(n * 100)])), [fib(x % 15) for x in range(n * 100)]
+    assert got == want, (kind, got, want)
+
+rng = random.Random(0)
+"""
+
+
+def sample(pid: int) -> dict[str, float]:
+    p = psutil.Process(pid)
+    return {"rss_mb": p.memory_info().rss / 2**20, "threads": p.num_threads(), "fds": p.num_fds()}
+
+
+def slope(values: list[float]) -> float:
+    """Least-squares growth per step."""
+    xs = range(len(values))
+    mx, my = statistics.fmean(xs), statistics.fmean(values)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, values, strict=True)) / den if den else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    options = parser.parse_args()
+    kernel = Kernel()
+    try:
+        kernel.run(SETUP, timeout=180).check()
+        rows, rounds = [], 0
+        end = time.monotonic() + 60 * (options.minutes + 1)
+        next_sample = time.monotonic() + 60  # warm-up minute
+        while time.monotonic() < end:
+            reply = kernel.run("for _ in range(5):\n    one_round(rng)", timeout=300).check()
+            rounds += 5
+            del reply
+            if time.monotonic() >= next_sample:
+                kernel.run("import gc; gc.collect()").check()
+                row = sample(kernel.pid) | {"rounds": rounds}
+                rows.append(row)
+                print(json.dumps({k: round(v, 1) for k, v in row.items()}), flush=True)
+                next_sample += 60
+        print("per minute:", {k: round(slope([r[k] for r in rows]), 3) for k in ("rss_mb", "threads", "fds")},
+              "over", len(rows), "samples,", rounds, "recursions")
+    finally:
+        kernel.shutdown()
+
+
+if __name__ == "__main__":
+    main()
