@@ -37,20 +37,22 @@ def quiet_task_failures() -> None:
         logger.addFilter(_NoComputeFailed())
 
 
-class _NoRetriedGather(logging.Filter):
+class _NoWorkerLossNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Couldn't gather keys")
+        return not str(record.msg).startswith(("Couldn't gather keys", "Closed comm %r while trying to write"))
 
 
-def quiet_retried_gathers() -> None:
-    """Drop the scheduler's "Couldn't gather keys" log records in this process (idempotent).
+def quiet_worker_loss() -> None:
+    """Drop what the scheduler logs in this process when a worker dies mid-task (idempotent).
 
-    A worker that died held the data: the client asks again and the keys are recomputed, so the
-    ERROR line in the notebook reports nothing the user must act on.
+    "Couldn't gather keys" (ERROR): the dead worker held the data; the client asks again and the
+    keys are recomputed. "Closed comm ... while trying to write" (CRITICAL, with a traceback): a
+    message to the dead worker's own client, which is gone. Neither asks anything of the user,
+    and both landed in the notebook, as the scheduler of a local cluster runs in the kernel.
     """
     logger = logging.getLogger("distributed.scheduler")
-    if not any(isinstance(f, _NoRetriedGather) for f in logger.filters):
-        logger.addFilter(_NoRetriedGather())
+    if not any(isinstance(f, _NoWorkerLossNoise) for f in logger.filters):
+        logger.addFilter(_NoWorkerLossNoise())
 
 
 def dask_setup(worker: Any) -> None:

@@ -97,7 +97,7 @@ def _local_plan(
         scheduler_kwargs={"dashboard": bool(config.get("dashboard", dashboard))},
         silence_logs=logging.ERROR,
     )
-    _preload.quiet_retried_gathers()  # the scheduler runs in this kernel
+    _preload.quiet_worker_loss()  # the scheduler runs in this kernel
     if processes:
         options["preload"] = [*dask.config.get("distributed.worker.preload"), PRELOAD_MODULE]
     else:
