@@ -9,7 +9,6 @@ or less: a tree that does not stop at all takes until the test's timeout.
 
 from __future__ import annotations
 
-import queue
 import time
 
 import pytest
@@ -70,7 +69,10 @@ def busy_tasks():
         names = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
         return sum(any(f.name in names for f in traceback.extract_stack(frame))
                    for frame in sys._current_frames().values())
-    return live + sum(client.run(running).values())
+    try:
+        return live + sum(client.run(running).values())
+    except OSError:  # a worker went away mid-poll (seen once, after a %%nest_submit interrupt): ask again
+        return 1
 
 def until_idle(timeout=30):
     started = time.monotonic()
@@ -102,21 +104,8 @@ def test_an_interrupt_stops_the_whole_tree_within_two_seconds(k, api):
     time.sleep(2.5)  # the tree is spread over both workers by now
     k.manager.interrupt_kernel()
     interrupted = time.monotonic()
-    error = None
-    while True:
-        try:
-            msg = k.client.get_iopub_msg(timeout=30)
-        except queue.Empty:
-            pytest.fail(f"{api}: the cell did not return within 30 s of the interrupt")
-        if msg["parent_header"].get("msg_id") != cell:
-            continue
-        if msg["msg_type"] == "error":
-            error = msg["content"]
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
+    error = k.collect(cell, timeout=30).error
     returned = time.monotonic() - interrupted
-    while k.client.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != cell:
-        pass
     assert error is not None and error["ename"] == "KeyboardInterrupt", error
     # measured in the kernel, which polls the cluster much faster than this test can ask the kernel
     waited = k.value("until_idle()")

@@ -367,17 +367,7 @@ def interrupt_endless_cell(kernel: Kernel, ticks: Path) -> None:
         assert time.monotonic() < deadline, "the cell never started"
         time.sleep(0.1)
     kernel.manager.interrupt_kernel()
-    error = None
-    while True:
-        msg = kernel.client.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != cell:
-            continue
-        if msg["msg_type"] == "error":
-            error = msg["content"]
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    while kernel.client.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != cell:
-        pass
+    error = kernel.collect(cell, timeout=60).error
     assert error["ename"] == "KeyboardInterrupt"
     assert kernel.value("_nest.status") == "cancelled"
     keys = kernel.value("[str(k) for k in client.run_on_scheduler("

@@ -57,14 +57,17 @@ class Kernel:
 
     def run(self, code: str, timeout: float = 60) -> Reply:
         """Execute ``code`` as a cell and collect every iopub message until the kernel is idle."""
-        msg_id = self.client.execute(code)
+        return self.collect(self.client.execute(code), timeout, code)
+
+    def collect(self, msg_id: str, timeout: float = 60, code: str = "") -> Reply:
+        """Every iopub message of the execute request ``msg_id`` until the kernel is idle, and its reply."""
         reply = Reply(status="?")
         deadline = time.monotonic() + timeout
         while True:
             try:
                 msg = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise TimeoutError(f"cell did not finish within {timeout} s: {code!r}") from None
+                raise TimeoutError(f"cell did not finish within {timeout} s: {code or msg_id!r}") from None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             msg = {**msg, "received": time.monotonic()}
