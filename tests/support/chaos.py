@@ -152,6 +152,12 @@ HEADER = f"{'api':<14}{'kills':>6}{'right':>7}{'wrong':>7}{'hangs':>7}{'base s':
 
 
 def worker_pids(client: distributed.Client) -> dict[str, int]:
+    """The process of each worker; asked again while one goes away (a task of the last trial may kill it)."""
+    for _ in range(50):
+        try:
+            return client.run(os.getpid)
+        except OSError:
+            time.sleep(0.1)
     return client.run(os.getpid)
 
 
