@@ -39,6 +39,8 @@ from .._wire import (
     TreeNode,
 )
 
+# Seconds an orphan cancel waits after a parent was let go of rather than cancelled.
+RELEASED_GRACE = 1.0
 _submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
 class LineagePlugin(SchedulerPlugin):
     """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
@@ -137,7 +139,14 @@ class LineagePlugin(SchedulerPlugin):
             outcome = self.outcome.pop(key, None)
             if outcome is None:
                 outcome = self._unfinished(key, str(kwargs.get("stimulus_id", "")))
-                self._cancel(self.children.get(key, ()), key)
+                children = list(self.children.get(key, ()))
+                if outcome == "cancelled":
+                    self._cancel(children, key)
+                else:
+                    # Let go of (its holder left: a dead worker's client), not cancelled: another task may
+                    # hold its pure-key children through the same worker client, and say so only now
+                    # (ALSO_PARENT_HANDLER travels on that client's stream). Decide once that has arrived.
+                    asyncio.get_running_loop().call_later(RELEASED_GRACE, self._cancel, children, key)
             self.final[key] = outcome
             self._evict()
 
