@@ -388,7 +388,11 @@ class NestMagics(Magics):
         shell.user_ns[name] = submission.future
         if args.wait:
             # a bar of the cell's task and all it spawns, live while the kernel waits
-            display(view.progress(submission.future, name=args.label or f"cell {count}"))
-            return submit.wait_for(submission)
+            bar = view.progress(submission.future, name=args.label or f"cell {count}")
+            display(bar)
+            try:
+                return submit.wait_for(submission)
+            finally:
+                bar.finish()
         StatusLine(submission, name, quiet=cell.rstrip().endswith(";")).show()
         return None

@@ -240,8 +240,12 @@ class LineagePlugin(SchedulerPlugin):
 
     def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
              max_summary: int = 20_000) -> TreeNode:
-        """The descendants of ``key`` as nested dicts; large or deep subtrees are summarised, not listed."""
+        """The descendants of ``key`` as nested dicts; large or deep subtrees are summarised, not listed.
+
+        A key two tasks asked for (a pure key) is listed and counted once, where it is met first.
+        """
         budget = [max_nodes]
+        seen = {key}
 
         def summary(keys: list[Any]) -> Hidden:
             # Counted on the scheduler's event loop: stop at max_summary tasks, say so.
@@ -250,6 +254,9 @@ class LineagePlugin(SchedulerPlugin):
             stack = list(keys)
             while stack and total < max_summary:
                 k = stack.pop()
+                if k in seen:
+                    continue
+                seen.add(k)
                 stack.extend(self.children.get(k, ()))
                 s = self.state(k)
                 states[s] = states.get(s, 0) + 1
@@ -258,14 +265,18 @@ class LineagePlugin(SchedulerPlugin):
 
         def node(k: Any, depth: int) -> TreeNode:
             budget[0] -= 1
-            kids = self.children.get(k, [])
+            kids = [c for c in self.children.get(k, ()) if c not in seen]
             out: TreeNode = {"key": k, "name": key_split(k), "state": self.state(k), "children": []}
+            listed = 0
             if depth < max_depth:
                 for child in kids[:max_children]:
                     if budget[0] <= 0:
                         break
-                    out["children"].append(node(child, depth + 1))
-            hidden = kids[len(out["children"]):]
+                    listed += 1
+                    if child not in seen:  # else met in an earlier sibling's subtree
+                        seen.add(child)
+                        out["children"].append(node(child, depth + 1))
+            hidden = [c for c in kids[listed:] if c not in seen]
             if hidden:
                 out["hidden"] = summary(hidden)
             return out

@@ -97,11 +97,11 @@ class Progress:
             seceded = 0
         self.counts = counts(tree, seceded)
 
-    def _bundle(self) -> dict[str, str]:
+    def _bundle(self, status: str | None = None) -> dict[str, str]:
         elapsed = time.monotonic() - self.started
         final = ""
-        if self.future.done():
-            final = f" · {self.future.status}"
+        if status is not None or self.future.done():
+            final = f" · {status or self.future.status}"
         return {"text/plain": text(self.name, self.counts, elapsed) + final,
                 "text/html": _html(self.name, self.counts, elapsed, final)}
 
@@ -123,6 +123,26 @@ class Progress:
     def stop(self) -> None:
         """Stop updating (the bar keeps its last state)."""
         self._stop.set()
+
+    def finish(self) -> None:
+        """Stop updating and show the state the future is in now, from this thread.
+
+        What waited on the future calls it when the wait ends, so the bar says how the run
+        ended before the next cell can change it (stopping the cluster cancels every future).
+        """
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        from IPython.display import update_display
+
+        status = self.future.status
+        try:
+            self._measure()
+        except Exception:
+            pass  # the cluster went away: keep the last counts
+        if status == "finished" and self.counts["total"]:
+            self.counts["done"] = self.counts["total"] - self.counts["failed"]
+        update_display(self._bundle(status), raw=True, display_id=self._display_id)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -34,6 +34,9 @@ def gateway(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_session_after():
+    # dask_gateway registers its dask.config defaults when imported; an earlier gen_cluster test of the
+    # same run put back the config as it was before that (distributed.utils_test's reset): read them again.
+    dask.config.refresh()
     yield
     jupyter_nest.stop()
 
