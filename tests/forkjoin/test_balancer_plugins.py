@@ -21,6 +21,7 @@ import distributed
 import pytest
 from distributed.utils_test import gen_cluster
 from support.polling import until
+from support.recursions import fib
 
 from jupyter_nest import _wire, nest
 from jupyter_nest.forkjoin import BalancerPlugin, OfferPlugin, ledger_of
@@ -40,14 +41,6 @@ def busy(seconds):
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
-
-
-@nest
-def fib(n):
-    if n < 2:
-        return n
-    a, b = fib.spawn(n - 1), fib.spawn(n - 2)
-    return a.result() + b.result()
 
 
 @nest

@@ -13,6 +13,7 @@ import dask
 import psutil
 import pytest
 from support.clusters import wait_whole
+from support.recursions import fib
 
 import jupyter_nest
 from jupyter_nest import nest, task_tree
@@ -20,14 +21,6 @@ from jupyter_nest.forkjoin import ledger_of
 from jupyter_nest.monitor import snapshot
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
-
-
-@nest
-def fib(n):
-    if n < 2:
-        return n
-    a, b = fib.spawn(n - 1), fib.spawn(n - 2)
-    return a.result() + b.result()
 
 
 def plain_fib(n):
