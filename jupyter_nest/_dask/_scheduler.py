@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import reprlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "cancel_for_their_clients",
     "clients_leaving",
     "desire_keys",
+    "forget_finished_spans",
     "free_slots",
     "held_outside",
     "hook_update_graph",
@@ -164,3 +166,39 @@ def free_slots(ws: Any) -> int:
 def worker_memory(ws: Any) -> int:
     """The memory a worker's process uses, as its last heartbeat said."""
     return ws.memory.process
+
+
+def forget_finished_spans(scheduler: Any, keep: int, older_than: float) -> int:
+    """Drop the scheduler's oldest finished spans, keeping the newest ``keep``; returns how many went.
+
+    Dask keeps every span, and with it every TaskGroup it ever saw, for the scheduler's life
+    (dask/distributed#7977). A recursion run from a notebook opens a new default span each time
+    the previous one finishes, so a kernel that runs many grows by tens of KB per run. A span goes
+    only when all its task groups are forgotten (a new task of a live group would look its span up)
+    and it stopped ``older_than`` seconds ago (a worker's late metrics heartbeat names it too).
+    """
+    spans = scheduler.extensions.get("spans")
+    if spans is None or len(spans.root_spans) <= keep:
+        return 0
+    cutoff = time.time() - older_than
+    live_groups = scheduler.task_groups
+
+    def gone(span: Any) -> bool:
+        return span.done and span.stop < cutoff and all(
+            live_groups.get(tg.name) is not tg for tg in span.traverse_groups())
+
+    old = spans.root_spans[: len(spans.root_spans) - keep]
+    dropped = {s.id for root in old if gone(root) for s in root.traverse_spans()}
+    if not dropped:
+        return 0
+    spans.root_spans = [s for s in spans.root_spans if s.id not in dropped]
+    for span_id in dropped:
+        del spans.spans[span_id]
+    for index in (spans.spans_search_by_name, spans.spans_search_by_tag):
+        for name in list(index):
+            kept = [s for s in index[name] if s.id not in dropped]
+            if kept:
+                index[name] = kept
+            else:
+                del index[name]
+    return len(dropped)

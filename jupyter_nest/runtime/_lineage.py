@@ -12,6 +12,10 @@ plugin keeps it, which gives, for any client (ours or Dask's own
   cancelled, and anything the task submits afterwards is cancelled on arrival.
   A task merely let go of (released before it finished) keeps its children:
   its thread still holds them, and lets them go when it ends.
+
+It also bounds what the scheduler remembers of finished work: Dask keeps every
+span for the scheduler's life, so the plugin drops the oldest finished ones,
+keeping as many as Dask keeps computations.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import dask.config
 from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 
@@ -40,6 +45,11 @@ from .._wire import (
     TreeNode,
 )
 
+# Seconds between looks for finished spans to drop, and how long ago a span must have stopped: a
+# worker's metrics heartbeat (every 0.5-5 s) may still name it until then.
+SPANS_CHECK_INTERVAL = 10.0
+SPANS_MIN_AGE = 60.0
+
 _submitting_task: contextvars.ContextVar[Any] = contextvars.ContextVar("nest_submitting_task", default=None)
 class LineagePlugin(SchedulerPlugin):
     """Record parents, answer tree and error-chain queries, cancel descendants of dead tasks.
@@ -48,6 +58,9 @@ class LineagePlugin(SchedulerPlugin):
     ----------
     max_tasks : int
         How many finished tasks to remember; the oldest are forgotten first.
+    max_trees : int
+        How many trees (tasks with children and no parent) to remember once
+        they finish, the newest: older finished trees are forgotten whole.
 
     Examples
     --------
@@ -57,8 +70,9 @@ class LineagePlugin(SchedulerPlugin):
     name = LINEAGE_PLUGIN
     idempotent = True
 
-    def __init__(self, max_tasks: int = 200_000) -> None:
+    def __init__(self, max_tasks: int = 200_000, max_trees: int = 100) -> None:
         self.max_tasks = max_tasks
+        self.max_trees = max_trees
         self.parent: dict[Any, Any] = {}
         # Pure keys are shared: two tasks (of one worker's client, so Dask cannot tell them apart) may
         # submit the same child. Its later parents, kept so it lives while any of them does.
@@ -73,6 +87,7 @@ class LineagePlugin(SchedulerPlugin):
         self.roots: OrderedDict[Any, None] = OrderedDict()  # tasks with children and no parent, newest last
         self.scheduler: Any = None
         self._unhook: Any = None
+        self._spans_checked = 0.0
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -99,8 +114,8 @@ class LineagePlugin(SchedulerPlugin):
         if parent not in self.parent:
             self.roots[parent] = None
             self.roots.move_to_end(parent)
-            while len(self.roots) > 100:
-                self.roots.popitem(last=False)
+            while len(self.roots) > self.max_trees:
+                self._forget_tree(self.roots.popitem(last=False)[0])
         siblings = self.children.setdefault(parent, [])
         # A graph also names keys that exist already: ones a client outside the tree holds (the
         # task resubmitted them, or depends on them). Those are not the task's to own or cancel.
@@ -145,7 +160,10 @@ class LineagePlugin(SchedulerPlugin):
                 if outcome == "cancelled":
                     self._cancel(self.children.get(key, ()), key)
             self.final[key] = outcome
+            if key in self.children and key not in self.parent and key not in self.roots:
+                self._forget_tree(key)
             self._evict()
+            self._forget_old_spans()
 
     def _unfinished(self, key: Any, stimulus_id: str) -> str:
         """How a task forgotten before it finished ended, for trees: only a cancel is ``cancelled``.
@@ -168,6 +186,32 @@ class LineagePlugin(SchedulerPlugin):
             self.owner.pop(key, None)
             self.children.pop(key, None)
             self.calls.pop(key, None)
+
+    def _forget_tree(self, root: Any) -> None:
+        """Forget the finished part of a tree no longer among the newest roots.
+
+        A kernel running many small recursions keeps only its last ``max_trees`` trees, not
+        ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay (they go with ``max_tasks``), and so
+        do keys another tree shares.
+        """
+        stack = [root]
+        while stack:
+            key = stack.pop()
+            if key not in self.final or key in self.more_parents:
+                continue
+            del self.final[key]
+            self.parent.pop(key, None)
+            self.owner.pop(key, None)
+            self.calls.pop(key, None)
+            stack.extend(self.children.pop(key, ()))
+
+    def _forget_old_spans(self) -> None:
+        now = time.monotonic()
+        if now - self._spans_checked < SPANS_CHECK_INTERVAL:
+            return
+        self._spans_checked = now
+        keep = int(dask.config.get("distributed.diagnostics.computations.max-history", 100))
+        _dask.forget_finished_spans(self.scheduler, keep=max(keep, 1), older_than=SPANS_MIN_AGE)
 
     async def adopt(self, keys: list[Any], client: str, timeout: float = 10.0) -> list[Any]:
         """Make ``client`` hold ``keys``, waiting for them to arrive first.

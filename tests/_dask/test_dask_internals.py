@@ -158,6 +158,33 @@ async def test_scheduler_readers_and_actions(c, s, a):
 
 
 @gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_finished_spans_are_forgotten_oldest_first(c, s, a):
+    spans = s.extensions["spans"]
+    held = c.submit(inc, 0, key="held-0")
+    await held
+    for i in range(8):
+        await c.submit(inc, i, key=f"gone-{i}")  # a new default span each: the previous one finished
+        await until(lambda i=i: f"gone-{i}" not in s.tasks, what="the released task to be forgotten")
+    assert len(spans.root_spans) == 9
+    assert _dask.forget_finished_spans(s, keep=3, older_than=3600) == 0  # none stopped an hour ago
+
+    await a.heartbeat()  # the worker's metrics name spans; older_than waits for those heartbeats
+    assert _dask.forget_finished_spans(s, keep=3, older_than=0) == 5
+    # the oldest stays while a client holds a task of its group: a new task of that group would look it up
+    assert [tg.name for tg in spans.root_spans[0].groups] == ["held"]
+    assert len(spans.root_spans) == 4 == len(spans.spans) == len(spans.spans_search_by_name["default",])
+    assert set(spans.spans_search_by_tag["default"]) == set(spans.root_spans)
+
+    assert await c.submit(inc, 41, key="after") == 42  # the scheduler and the workers' metrics carry on
+    await a.heartbeat()
+    del held
+    await until(lambda: "held-0" not in s.tasks, what="the held task to be forgotten")
+    await a.heartbeat()
+    assert _dask.forget_finished_spans(s, keep=1, older_than=0) == 4
+    assert [tg.name for tg in spans.root_spans[0].groups] == ["after"]
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
 async def test_desire_keys_makes_a_client_hold_a_key(c, s, a):
     async with distributed.Client(s.address, asynchronous=True) as other:
         future = other.submit(inc, 41, key="theirs")

@@ -77,6 +77,11 @@ def root_with_children():
     return sum(client.gather(leaves)) + mid.result()
 
 
+def fan(tag):
+    client = jupyter_nest.get_client()
+    return sum(client.gather([client.submit(inc, i, key=f"{tag}-leaf-{i}") for i in range(3)]))
+
+
 def descend(level):
     """Each level submits the next; the bottom one raises."""
     if level == 0:
@@ -392,3 +397,21 @@ async def test_only_a_cancel_shows_as_cancelled(c, s, a):
     assert states == {"taken-back": "inline", "cancelled-child": "cancelled"}
     assert [(n["key"], n["state"]) for n in (await tree(c, "drops-a-child"))["children"]] == [
         ("dropped-child", "released")]
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_only_the_newest_finished_trees_are_remembered(c, s, a, b):
+    await c.register_plugin(LineagePlugin(max_trees=2))
+    await c.register_plugin(RuntimePlugin())
+    plugin = s.plugins[_wire.LINEAGE_PLUGIN]
+    for tag in ("t0", "t1", "t2", "t3"):
+        assert await c.submit(fan, tag, key=f"fan-{tag}") == 6
+        await until(lambda tag=tag: f"fan-{tag}" not in s.tasks, what="the finished root to be forgotten")
+
+    remembered = set(plugin.final) | set(plugin.parent) | set(plugin.children)
+    assert not {k for k in remembered if k.startswith(("fan-t0", "fan-t1", "t0-", "t1-"))}
+    for tag in ("t2", "t3"):
+        node = await tree(c, f"fan-{tag}")
+        assert node["state"] == "finished"
+        assert sorted(child_keys(node)) == [f"{tag}-leaf-{i}" for i in range(3)]
+    assert list(plugin.roots) == ["fan-t2", "fan-t3"]
