@@ -78,8 +78,12 @@ class OfferPlugin(WorkerPlugin):
     def offer(self, target: str, n: int) -> int:
         return self.ledger.request(target, n)
 
-    def claim(self, offer_id: int, key: Any, address: str) -> bool:
-        return self.ledger.claim(offer_id, key, address)
+    def claim(self, offer_id: int, key: Any, address: str, fetch: bool = False) -> bool | _dask.ToPickle:
+        item = self.ledger.claim(offer_id, key, address)
+        if item is None:
+            return False
+        # a big argument rides on this worker-to-worker reply, never on the thief's task
+        return _dask.ToPickle((item.args, item.kwargs)) if fetch else True
 
     async def lend(self, key: Any, to: str, waiter: Any, wait: float) -> _dask.ToPickle | None:
         request = self.ledger.ask_lend(key, to, waiter)
