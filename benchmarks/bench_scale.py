@@ -7,7 +7,8 @@ jupyter_nest, running the same ``@nest`` tree (``--leaves`` leaves of ``--leaf-m
 idle slots keep asking for work). Every scheduler-side handler of the balancer
 (``BalancerPlugin``: ``transition``, ``log_event``, ``_balance``, ``_ask_for``) and of the
 monitor (``MonitorPlugin``: ``transition``, ``log_event``) is wrapped in a
-``time.perf_counter`` accumulator (nested calls counted once). Printed per N:
+``time.thread_time`` accumulator (nested calls counted once): CPU time of the scheduler's thread,
+so a handler is not charged for the GIL the busy in-process workers hold meanwhile. Printed per N:
 
 - tasks: Dask tasks that finished (the root and offered children);
 - rounds: the balancer looking for idle slots (when a slot frees up, and every 50 ms), and
@@ -41,7 +42,7 @@ _inside = [False]
 
 
 def accumulate(cls: type, name: str) -> None:
-    """Wrap ``cls.name`` so its time adds to ``spent``, once per outermost plugin call."""
+    """Wrap ``cls.name`` so its CPU time adds to ``spent``, once per outermost plugin call."""
     original = getattr(cls, name)
     label = f"{cls.__name__}.{name}"
 
@@ -51,11 +52,11 @@ def accumulate(cls: type, name: str) -> None:
         if _inside[0]:
             return original(*args, **kwargs)
         _inside[0] = True
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             return original(*args, **kwargs)
         finally:
-            spent[label] += time.perf_counter() - start
+            spent[label] += time.thread_time() - start
             _inside[0] = False
 
     setattr(cls, name, timed)
