@@ -23,10 +23,8 @@ an idle slot steals take their slices with them straight from the worker that sp
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cloudpickle
@@ -35,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from bench_forkjoin import timed
 from support import received
 from support.processes import DaskProcesses
 
@@ -68,16 +67,6 @@ def msort(a: np.ndarray) -> np.ndarray:
     return np.concatenate(pmerge(left.result(), right.result()))
 
 
-def median_time(fn, repeat):
-    times, value = [], None
-    for _ in range(repeat):
-        value = None  # the last run's result is freed before the next one starts
-        t = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=200)
@@ -105,12 +94,12 @@ def main() -> None:
                 return client.gather(msort.spawn(data), direct=True)
 
             before = client.run_on_scheduler(received.received)
-            seq, _ = median_time(lambda: np.sort(data), options.repeat)
-            cluster, _ = median_time(cluster_run, options.repeat)
-            notebook, value = median_time(notebook_run, options.repeat)
+            seq, _ = timed(lambda: np.sort(data), options.repeat)
+            cluster, _ = timed(cluster_run, options.repeat)
+            notebook, value = timed(notebook_run, options.repeat)
             nbytes = client.run_on_scheduler(received.received) - before
             assert np.array_equal(value, expected)
-            plain, _ = median_time(lambda: msort(data), 1)
+            plain, _ = timed(lambda: msort(data), 1)
         finally:
             jupyter_nest.stop()
             procs.close()
