@@ -48,6 +48,7 @@ from ._scheduler import (
     free_slots,
     held_outside,
     hook_update_graph,
+    idle_workers,
     is_reference,
     literal,
     short_call,
@@ -63,7 +64,7 @@ from ._threads import (
     task_threads,
     waits_on_futures,
 )
-from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state
+from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state, unwrapped
 
 __all__ = [
     "LIVE_STATES",
@@ -91,6 +92,7 @@ __all__ = [
     "free_slots",
     "held_outside",
     "hook_update_graph",
+    "idle_workers",
     "in_pool_thread",
     "in_task",
     "is_reference",
@@ -111,6 +113,7 @@ __all__ = [
     "tell_scheduler",
     "unbound_futures",
     "unpickle",
+    "unwrapped",
     "users_default_client",
     "wait_unless_stopped",
     "wait_was_cancelled",
