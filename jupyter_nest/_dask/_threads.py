@@ -31,12 +31,15 @@ def in_pool_thread() -> bool:
 
 def pool_thread_idents(worker: Any) -> set[int]:
     """The thread idents of the worker's thread pools: the threads that hold slots."""
-    return {t.ident for ex in worker.executors.values() for t in getattr(ex, "_threads", ()) if t.ident}
+    # list() copies in one step: the pool's threads come and go while this runs on the event loop
+    return {t.ident for ex in list(worker.executors.values()) for t in list(getattr(ex, "_threads", ())) if t.ident}
 
 
 def task_threads(worker: Any) -> dict[Any, int]:
     """Task key -> ident of the thread running it, for every task running on ``worker``."""
-    return {key: ident for ident, key in worker.active_threads.items()}
+    # list() copies in one step: task threads add and remove themselves while this runs on the event loop
+    # (the monitor's tick raised "dictionary changed size during iteration")
+    return {key: ident for ident, key in list(worker.active_threads.items())}
 
 
 _CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback", "wait_unless_stopped"})

@@ -184,6 +184,33 @@ async def test_finished_spans_are_forgotten_oldest_first(c, s, a):
     assert [tg.name for tg in spans.root_spans[0].groups] == ["after"]
 
 
+@gen_cluster(nthreads=ONE_SLOT)
+async def test_task_threads_can_be_read_while_threads_come_and_go(s, a):
+    stop = threading.Event()
+
+    def come_and_go():  # as task threads do, entering and leaving active_threads under the GIL
+        ident = 10**9
+        while not stop.is_set():
+            a.active_threads[ident] = f"task-{ident}"
+            a.active_threads.pop(ident - 50, None)
+            ident += 1
+
+    churn = threading.Thread(target=come_and_go)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a busy worker does
+    churn.start()
+    try:
+        for _ in range(20_000):  # raised "dictionary changed size during iteration" tens of times
+            _dask.task_threads(a)
+            _dask.pool_thread_idents(a)
+    finally:
+        stop.set()
+        churn.join()
+        sys.setswitchinterval(interval)
+        for ident in [i for i in a.active_threads if i >= 10**9]:
+            del a.active_threads[ident]
+
+
 @gen_cluster(client=True, nthreads=ONE_SLOT)
 async def test_desire_keys_makes_a_client_hold_a_key(c, s, a):
     async with distributed.Client(s.address, asynchronous=True) as other:
