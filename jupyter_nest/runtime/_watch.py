@@ -1,8 +1,8 @@
 """What the kernel shows while its main thread waits on futures: a hook the view fills in.
 
-The runtime cannot import the view (it sits above it), so the view registers a
-watcher here: a function of the client and the awaited futures that returns a
-context manager around the wait (the progress bars of a long ``future.result()``).
+The runtime cannot import the view (it sits above it), so the package's facade registers
+the view's progress bars here as a watcher: a function of the client and the awaited futures
+that returns a context manager around the wait.
 """
 
 from __future__ import annotations
@@ -23,7 +23,19 @@ _inside = threading.local()
 
 
 def watch_waits(watcher: Watcher) -> None:
-    """Call ``watcher(client, futures)`` around every wait of the kernel's main thread on futures (once each)."""
+    """Call ``watcher(client, futures)`` around every wait of the kernel's main thread on futures.
+
+    A watcher registered twice runs once. Waits inside tasks, in other threads, and the waits
+    a watcher makes itself are not watched.
+
+    Examples
+    --------
+    >>> from contextlib import nullcontext
+    >>> def log_waits(client, futures):
+    ...     print("waiting on", len(futures))
+    ...     return nullcontext()
+    >>> watch_waits(log_waits)  # doctest: +SKIP
+    """
     if watcher not in _watchers:
         _watchers.append(watcher)
 
