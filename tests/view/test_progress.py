@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
 SETUP = """%load_ext jupyter_nest
 client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
-import time, jupyter_nest
+import dask, time, jupyter_nest
+dask.config.set({"jupyter-nest.progress.wait-bar-after": "1s"})  # the default, whatever the environment says
 from distributed import secede, rejoin
 
 def fib(n):
