@@ -122,7 +122,7 @@ def children(node):
     rng = random.Random(seed)
     fanout = min(leaves, rng.randint(2, 4))
     cuts = sorted(rng.sample(range(1, leaves), fanout - 1))
-    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, leaves])]
+    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, leaves], strict=True)]
     return tuple((size, loops, rng.randrange(1 << 30)) for size in sizes)
 
 
@@ -241,14 +241,14 @@ def main() -> None:
         ("unbalanced", (unbalanced_leaves, one_ms, 7), (unbalanced_leaves // 8, one_ms, 7)),
     ]
     for case, tree, dask_tree in cases:
-        seq, _ = timed(lambda: seq_tree(tree), 1)
+        seq, _ = timed(lambda tree=tree: seq_tree(tree), 1)
         nest_tree.spawn(tree).result()  # warm up
         with ThreadPeak(pids) as tp:
-            t, counts = timed(lambda: nest_tree.spawn(tree).result(), r)
+            t, counts = timed(lambda tree=tree: nest_tree.spawn(tree).result(), r)
         share = min(counts.get(a, 0) for a in worker_addresses(client)) / tree[0]
         row(case, "jupyter_nest @nest", f"{tree[0]} leaves", t, seq, tp.peak,
             f"smaller worker share {share:.0%}")
-        dask_seq, _ = timed(lambda: seq_tree(dask_tree), 1)
+        dask_seq, _ = timed(lambda dask_tree=dask_tree: seq_tree(dask_tree), 1)
         for name, fn in [("dask get_client+secede", dask_secede_tree), ("dask worker_client", dask_worker_client_tree)]:
             with ThreadPeak(pids) as tp:
                 t, _ = timed(on_cluster(fn, dask_tree), 1)
@@ -256,10 +256,12 @@ def main() -> None:
     jupyter_nest.stop()
 
     print(f"2 workers x 1 thread, Dask profiler off; median of {r} for @nest; efficiency = seq / (2 x time)")
-    header = f"{'case':12s} {'variant':24s} {'size':>13s} {'time s':>8s} {'seq s':>7s} {'x seq':>7s} {'effic.':>7s} {'threads':>7s}  note"
+    header = (f"{'case':12s} {'variant':24s} {'size':>13s} {'time s':>8s} {'seq s':>7s} {'x seq':>7s} "
+              f"{'effic.':>7s} {'threads':>7s}  note")
     print(header)
     for case, variant, size, t, seq, peak, note in rows:
-        print(f"{case:12s} {variant:24s} {size:>13s} {t:8.3f} {seq:7.3f} {t / seq:7.1f} {seq / (2 * t):7.0%} {peak:7d}  {note}")
+        print(f"{case:12s} {variant:24s} {size:>13s} {t:8.3f} {seq:7.3f} {t / seq:7.1f} {seq / (2 * t):7.0%} "
+              f"{peak:7d}  {note}")
 
 
 def worker_addresses(client):

@@ -60,8 +60,8 @@ def main() -> None:
     session = jupyter_nest.start(workers=2, threads=1, dashboard=False)
     times: dict[str, list[float]] = {"dask": [], "plugins": [], "jupyter_nest": []}
     dask_fib, nest_fib = make_fib(distributed), make_fib(jupyter_nest)
-    for name, client, fib in [("dask", bare_client, dask_fib), ("plugins", session.client, dask_fib),
-                              ("jupyter_nest", session.client, nest_fib)]:
+    for _name, client, fib in [("dask", bare_client, dask_fib), ("plugins", session.client, dask_fib),
+                               ("jupyter_nest", session.client, nest_fib)]:
         timed(client, fib, 6)  # warm up: worker clients connect once
     for _ in range(args.repeat):
         times["dask"].append(timed(bare_client, dask_fib, args.n))

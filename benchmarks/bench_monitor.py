@@ -31,10 +31,10 @@ import time
 
 import dask
 import psutil
+from bench_forkjoin import dask_secede_fib as fib
 from distributed import Client, LocalCluster
 
 import jupyter_nest
-from bench_forkjoin import dask_secede_fib as fib
 from jupyter_nest import monitor
 
 
@@ -150,12 +150,14 @@ def main() -> None:
                         ("monitored", "+ live widget, CPU    ")):
         cost = "" if kind == "bare" else spread(kind, cpu_ratios)
         print(f"  {label}         {statistics.median(cpus[kind]):7.3f} s   {cost}")
-    print(f"snapshot latency, idle           median {statistics.median(idle) * 1e3:6.2f} ms   p95 {pct(idle, .95) * 1e3:6.2f} ms")
+    print(f"snapshot latency, idle           median {statistics.median(idle) * 1e3:6.2f} ms   "
+          f"p95 {pct(idle, .95) * 1e3:6.2f} ms")
     print(f"snapshot latency, during run     median {statistics.median(latencies_busy) * 1e3:6.2f} ms   "
           f"p95 {pct(latencies_busy, .95) * 1e3:6.2f} ms")
-    print(f"age of worker reports (idle)     median {statistics.median(ages) * 1e3:6.0f} ms   p95 {pct(ages, .95) * 1e3:6.0f} ms "
-          f"(heartbeat every 2 s when nothing changes; 100 ms when it does)")
-    print(f"client.run poll of all workers   median {statistics.median(polls) * 1e3:6.2f} ms   p95 {pct(polls, .95) * 1e3:6.2f} ms")
+    print(f"age of worker reports (idle)     median {statistics.median(ages) * 1e3:6.0f} ms   "
+          f"p95 {pct(ages, .95) * 1e3:6.0f} ms (heartbeat every 2 s when nothing changes; 100 ms when it does)")
+    print(f"client.run poll of all workers   median {statistics.median(polls) * 1e3:6.2f} ms   "
+          f"p95 {pct(polls, .95) * 1e3:6.2f} ms")
     print(f"widget updates while blocked     {statistics.median(rates):5.1f} per second "
           f"(interval {jupyter_nest.config.seconds('widget.interval'):g} s)")
 

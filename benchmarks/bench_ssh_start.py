@@ -25,9 +25,8 @@ from distributed import SSHCluster
 import jupyter_nest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from sshd_server import Keys, Sshd  # noqa: E402
-
-from bench_start import time_to_ready  # noqa: E402
+from bench_start import time_to_ready
+from sshd_server import Keys, Sshd
 
 
 def dask_ssh(sshd: Sshd, keys: Keys, known_hosts: Path) -> float:

@@ -199,7 +199,7 @@ def test_import_linter_contracts_hold():
 
 @pytest.mark.lint
 def test_ruff_is_clean():
-    _run(sys.executable, "-m", "ruff", "check", "jupyter_nest", "tests")
+    _run(sys.executable, "-m", "ruff", "check", "jupyter_nest", "tests", "benchmarks")
 
 
 @pytest.mark.lint
