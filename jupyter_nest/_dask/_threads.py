@@ -37,11 +37,9 @@ def pool_thread_idents(worker: Any) -> set[int]:
 
 def task_threads(worker: Any) -> dict[Any, int]:
     """Task key -> ident of the thread running it, for every task running on ``worker``."""
-    # Task threads add and remove themselves while this runs on the event loop: copy under Dask's lock
-    # ("dictionary changed size during iteration" in the monitor's scan otherwise).
-    with worker.active_threads_lock:
-        running = list(worker.active_threads.items())
-    return {key: ident for ident, key in running}
+    # list() copies in one step: task threads add and remove themselves while this runs on the event loop
+    # (the monitor's tick raised "dictionary changed size during iteration")
+    return {key: ident for ident, key in list(worker.active_threads.items())}
 
 
 _CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback", "wait_unless_stopped"})

@@ -13,9 +13,6 @@ import html
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from dask.utils import key_split
 from distributed import Future
@@ -28,8 +25,6 @@ from ..runtime import tree_data
 _ENDED = frozenset({"finished", "erred", "cancelled", "released", "inline"})
 _FAILED = frozenset({"erred"})
 _WAITING = frozenset({"waiting", "queued", "no-worker", "pending"})
-# Keys with a bar updating now: a wait on them shows no second one.
-_live: set[Any] = set()
 
 
 def counts(tree: TreeNode | None, seceded: int = 0) -> dict[str, int]:
@@ -102,12 +97,6 @@ class Progress:
             seceded = 0
         self.counts = counts(tree, seceded)
 
-    def _refresh(self) -> None:
-        try:
-            self._measure()
-        except Exception:
-            pass  # the cluster went away: keep the last counts
-
     def _bundle(self, status: str | None = None) -> dict[str, str]:
         elapsed = time.monotonic() - self.started
         final = ""
@@ -121,12 +110,14 @@ class Progress:
 
         while True:
             done = self.future.done()
-            self._refresh()
+            try:
+                self._measure()
+            except Exception:
+                pass  # the cluster went away: keep the last counts
             if done and self.counts["total"]:
                 self.counts["done"] = self.counts["total"] - self.counts["failed"]  # nothing runs any more
             update_display(self._bundle(), raw=True, display_id=self._display_id)
             if done or self.client.status not in ("running", "connecting") or self._stop.wait(self.interval):
-                _live.discard(self.future.key)
                 return
 
     def stop(self) -> None:
@@ -142,11 +133,13 @@ class Progress:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        _live.discard(self.future.key)
         from IPython.display import update_display
 
         status = self.future.status
-        self._refresh()
+        try:
+            self._measure()
+        except Exception:
+            pass  # the cluster went away: keep the last counts
         if status == "finished" and self.counts["total"]:
             self.counts["done"] = self.counts["total"] - self.counts["failed"]
         update_display(self._bundle(status), raw=True, display_id=self._display_id)
@@ -156,7 +149,6 @@ class Progress:
 
         display(self._bundle(), raw=True, display_id=self._display_id)
         if not self._thread.is_alive() and not self._stop.is_set():
-            _live.add(self.future.key)
             self._thread.start()
 
     def __repr__(self) -> str:
@@ -195,62 +187,3 @@ def progress(future: Future, interval: float | None = None, name: str | None = N
         raise TypeError(f"progress needs a distributed Future (from client.submit or f.spawn), not {type(future)!r}")
     cluster.require("progress")
     return Progress(future, interval=interval, name=name)
-
-
-@contextmanager
-def bars_while_waiting(client: Any, futures: list[Future]) -> Iterator[None]:
-    """Show a progress bar per awaited root when the kernel's wait on ``futures`` outlasts a moment.
-
-    The runtime calls it around every wait of the kernel's main thread (``future.result()``,
-    ``client.gather``, ``f.spawn(n).result()``); a quick wait shows nothing. Set
-    ``jupyter-nest.progress.wait-bar: false`` to turn the bars off.
-
-    Examples
-    --------
-    >>> with bars_while_waiting(client, [future]):  # doctest: +SKIP
-    ...     future.result()
-    """
-    roots = _roots(futures)
-    if not roots:
-        yield
-        return
-    started = time.monotonic()
-    after = config.seconds("progress.wait-bar-after")
-    ended = threading.Event()
-    bars: list[Progress] = []
-
-    def show() -> None:
-        from IPython.display import display
-
-        if ended.wait(after):
-            return
-        for future in roots:
-            if future.key not in _live and not future.done():
-                bar = Progress(future)
-                bar.started = started  # the time the cell has waited
-                bar._refresh()  # shown with the tree so far, not 0/0
-                display(bar)
-                bars.append(bar)
-
-    shower = threading.Thread(target=show, name="jupyter-nest-wait-bars", daemon=True)
-    shower.start()
-    try:
-        yield
-    finally:
-        ended.set()
-        shower.join(timeout=5)
-        for bar in bars:
-            bar.finish()
-
-
-def _roots(futures: list[Future]) -> list[Future]:
-    """The futures a wait shows bars of: none outside a kernel, when turned off, or past ``wait-bar-limit``."""
-    if not config.get("progress.wait-bar"):
-        return []
-    from IPython import get_ipython
-
-    if getattr(get_ipython(), "kernel", None) is None:
-        return []  # a script or a terminal IPython: no display to update in place
-    roots = list({f.key: f for f in futures if f.key not in _live and not f.done()}.values())
-    # Many roots are a collection (dask.compute of an array, a gather of a map), not a few recursions.
-    return roots if len(roots) <= int(config.get("progress.wait-bar-limit")) else []
