@@ -45,8 +45,3 @@ def get(name: str, override: Any = None) -> Any:
 def seconds(name: str, override: float | str | None = None) -> float:
     """A duration setting such as ``"10s"`` as a number of seconds."""
     return float(dask.utils.parse_timedelta(get(name, override), default="s"))
-
-
-def nbytes(name: str, override: int | str | None = None) -> int:
-    """A size setting such as ``"100 kB"`` as a number of bytes."""
-    return int(dask.utils.parse_bytes(get(name, override)))

@@ -48,7 +48,6 @@ from ._scheduler import (
     free_slots,
     held_outside,
     hook_update_graph,
-    idle_workers,
     is_reference,
     literal,
     short_call,
@@ -64,7 +63,7 @@ from ._threads import (
     task_threads,
     waits_on_futures,
 )
-from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state, unwrapped
+from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state
 
 __all__ = [
     "LIVE_STATES",
@@ -92,7 +91,6 @@ __all__ = [
     "free_slots",
     "held_outside",
     "hook_update_graph",
-    "idle_workers",
     "in_pool_thread",
     "in_task",
     "is_reference",
@@ -113,7 +111,6 @@ __all__ = [
     "tell_scheduler",
     "unbound_futures",
     "unpickle",
-    "unwrapped",
     "users_default_client",
     "wait_unless_stopped",
     "wait_was_cancelled",

@@ -163,11 +163,6 @@ def free_slots(ws: Any) -> int:
     return ws.nthreads - (len(ws.processing) - len(ws.long_running))
 
 
-def idle_workers(scheduler: Any) -> Mapping[str, Any]:
-    """The workers Dask's scheduler counts as idle, by address: every worker with a free slot among them."""
-    return scheduler.idle  # kept by Dask on each change of a worker's processing tasks
-
-
 def worker_memory(ws: Any) -> int:
     """The memory a worker's process uses, as its last heartbeat said."""
     return ws.memory.process

@@ -10,7 +10,6 @@ from typing import Any
 
 from distributed import Security
 from distributed.core import rpc
-from distributed.protocol.serialize import ToPickle
 
 __all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_state"]
 
@@ -31,12 +30,6 @@ def task_state(worker: Any, key: Any) -> str | None:
     return None if ts is None else ts.state
 
 
-def unwrapped(value: Any) -> Any:
-    """A value sent wrapped in ``ToPickle``, unwrapped: between in-process workers (``inproc://``)
-    nothing is serialized, so the wrapper arrives as it was sent."""
-    return value.data if isinstance(value, ToPickle) else value
-
-
 def _never() -> bool:
     return False
 
@@ -51,7 +44,7 @@ def call_from_task(worker: Any, to: str, op: str, /, gone: Callable[[], bool] = 
     call = asyncio.run_coroutine_threadsafe(getattr(worker.rpc(to), op)(**kwargs), worker.loop.asyncio_loop)
     while True:
         try:
-            return unwrapped(call.result(timeout=0.05))
+            return call.result(timeout=0.05)
         except concurrent.futures.TimeoutError:
             if gone():
                 call.cancel()

@@ -6,14 +6,11 @@ import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-import distributed
-from dask.sizeof import sizeof
 from dask.utils import funcname
 from distributed import Future
 
-from .. import _dask, config
+from .. import _dask
 from ..runtime import get_client, kernel_client, task_client
 from ._map import Chunk, Mapped, as_sequence, grain_for, outcome
 from ._spawn import SpawnHandle, TaskContext, local, run_root
@@ -80,11 +77,7 @@ class Nest:
     def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None = None) -> Future:
         name = name or funcname(self.fn)
         client = task_client() if _dask.in_task() else kernel_client(f"{name}.spawn(...) outside a task")
-        call: tuple[Any, ...] = (args, kwargs)
-        if sizeof(args) + sizeof(kwargs) > config.nbytes("forkjoin.direct-above"):
-            # outside the task graph (Dask warns about big graphs, and its scheduler would carry them)
-            call = tuple(client.scatter(list(call), direct=_reaches_workers(client), hash=False))
-        return client.submit(run_root, self.fn, *call, key=f"{name}-{uuid.uuid4().hex}", pure=False)
+        return client.submit(run_root, self.fn, args, kwargs, key=f"{name}-{uuid.uuid4().hex}", pure=False)
 
     def map(self, iterable: Iterable[Any], **kwargs: Any) -> Mapped:
         """One child per element: ``handles[i].result()`` is ``fn(iterable[i], **kwargs)``.
@@ -107,17 +100,6 @@ class Nest:
 
     def __reduce__(self) -> Any:
         return Nest, (self.fn,)
-
-
-def _reaches_workers(client: distributed.Client) -> bool:
-    """Whether this process can send data to the workers itself: inside a task, or all on this machine."""
-    if _dask.in_task():
-        return True
-    hosts = {urlsplit(address).hostname for address in client.scheduler_info()["workers"]}
-    return bool(hosts) and all(host in _LOOPBACK or host.startswith("127.") for host in hosts)
-
-
-_LOOPBACK = frozenset({"localhost", "::1"})
 
 
 def _span(fn: Callable[..., Any], part: Sequence[Any], kwargs: dict[str, Any], grain: int) -> Chunk:

@@ -78,12 +78,8 @@ class OfferPlugin(WorkerPlugin):
     def offer(self, target: str, n: int) -> int:
         return self.ledger.request(target, n)
 
-    def claim(self, offer_id: int, key: Any, address: str, fetch: bool = False) -> bool | _dask.ToPickle:
-        item = self.ledger.claim(offer_id, key, address)
-        if item is None:
-            return False
-        # a big argument rides on this worker-to-worker reply, never on the thief's task
-        return _dask.ToPickle((item.args, item.kwargs)) if fetch else True
+    def claim(self, offer_id: int, key: Any, address: str) -> bool:
+        return self.ledger.claim(offer_id, key, address)
 
     async def lend(self, key: Any, to: str, waiter: Any, wait: float) -> _dask.ToPickle | None:
         request = self.ledger.ask_lend(key, to, waiter)
@@ -98,7 +94,7 @@ class OfferPlugin(WorkerPlugin):
             return await answer  # its thread is lending now: the borrower must get what it lent
 
     def deliver(self, lend_id: int, value: Any = None, error: BaseException | None = None) -> None:
-        self.ledger.deliver(lend_id, _dask.unwrapped(value), _dask.unwrapped(error))
+        self.ledger.deliver(lend_id, value, error)
 
     def worker_left(self, address: str) -> None:
         self.ledger.worker_left(address)
@@ -120,17 +116,13 @@ class BalancerPlugin(SchedulerPlugin):
 
     def __init__(self) -> None:
         self.donors: set[str] = set()
-        # when each idle slot was last asked for, and in which round: a round ends whenever a slot
-        # comes free or new work appears (then everyone may be asked again), without clearing the
-        # whole dict on each of those events (that cost grew with the cluster)
-        self.asked: dict[str, tuple[int, float]] = {}
-        self.round = 0
+        self.asked: dict[str, float] = {}
         self._queued = False
         self._sending: set[asyncio.Future] = set()  # kept until done: the loop holds tasks only weakly
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
-        self._callback = PeriodicCallback(self._balance_all, 50)
+        self._callback = PeriodicCallback(self._balance, 50)
         self._callback.start()
 
     async def close(self) -> None:
@@ -143,7 +135,7 @@ class BalancerPlugin(SchedulerPlugin):
             self._ask_for(msg["address"], msg["hungry"], time.monotonic())
         elif msg["working"]:
             self.donors.add(msg["address"])
-            self.round += 1  # new work: idle slots asked before may get some now
+            self.asked.clear()  # new work: idle slots asked before may get some now
             self._poke()
         else:
             self.donors.discard(msg["address"])
@@ -158,7 +150,7 @@ class BalancerPlugin(SchedulerPlugin):
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and self.donors:
-            self.round += 1  # a slot came free: ask for it now, however recently it was asked for
+            self.asked.clear()  # a slot came free: ask for it now, however recently it was asked for
             self._poke()
 
     async def _tell_left(self, left: str, workers: list[str]) -> None:
@@ -172,21 +164,11 @@ class BalancerPlugin(SchedulerPlugin):
             asyncio.get_running_loop().call_soon(self._balance)
 
     def _balance(self) -> None:
-        """A slot came free or work appeared: look at the workers Dask counts as idle (few, on a busy
-        cluster), not at every worker, so each event costs the same on 8 workers or 64."""
         self._queued = False
-        self._balance_over(_dask.idle_workers(self.scheduler))
-
-    def _balance_all(self) -> None:
-        """Every 50 ms: every worker, for slots no event announced (a hungry slot asked while no worker
-        had work to give)."""
-        self._balance_over(self.scheduler.workers)
-
-    def _balance_over(self, workers: Any) -> None:
         if not self.donors:
             return
         now = time.monotonic()
-        for address, ws in list(workers.items()):
+        for address, ws in self.scheduler.workers.items():
             free = _dask.free_slots(ws)
             if free <= 0:
                 self.asked.pop(address, None)
@@ -195,13 +177,12 @@ class BalancerPlugin(SchedulerPlugin):
 
     def _ask_for(self, target: str, n: int, now: float) -> None:
         """Ask a worker running nest tasks (another one, if any) for children for ``n`` slots on ``target``."""
-        last = self.asked.get(target)
-        if last is not None and last[0] == self.round and now - last[1] < 0.05:
+        if now - self.asked.get(target, 0) < 0.05:
             return
-        donor = next((d for d in self.donors if d != target), None) or next(iter(self.donors), None)
+        donor = next(iter(self.donors - {target} or self.donors), None)
         if donor is None:
             return
-        self.asked[target] = (self.round, now)
+        self.asked[target] = now
         self._send(self._ask(donor, target, n))
 
     def _send(self, call: Any) -> None:

@@ -42,7 +42,6 @@ class WorkerLedger:
         self.defer_depth = config.get("forkjoin.defer-depth")
         self.offer_batch = config.get("forkjoin.offer-batch")
         self.borrow_poll = config.seconds("forkjoin.borrow-poll")
-        self.direct_above = config.nbytes("forkjoin.direct-above")
         self.on_work: Callable[[], None] | None = None  # set by the balancer's worker plugin
         self._ids = iter(range(1, 1 << 62))
 
@@ -65,19 +64,17 @@ class WorkerLedger:
         with self.lock:
             self.seceded -= 1
 
-    def claim(self, offer_id: int, key: Any, address: str) -> SpawnHandle | None:
-        """A thief starting an offered child asks for it: the child, or None when its parent took it back."""
+    def claim(self, offer_id: int, key: Any, address: str) -> bool:
+        """A thief starting an offered child asks for it; False when its parent took it back."""
         with self.lock:
             item = self.handed_out.get(offer_id)
             if item is None:
-                return None
+                return False
             if item.state is OFFERED:
                 item.state = CLAIMED
                 item.runner_key, item.runner_address = key, address
-                return item
-            if item.state is CLAIMED and item.runner_key == key:  # Dask reran the thief
-                return item
-            return None
+                return True
+            return item.state is CLAIMED and item.runner_key == key  # Dask reran the thief
 
     def request(self, target: str, n: int) -> int:
         """The balancer asks for children for ``n`` idle slots on ``target``; how many tasks will look.

@@ -22,21 +22,15 @@ if TYPE_CHECKING:
     from ._spawn import TaskContext
 
 
-def claim(owner: str, offer_id: int, key: Any, fetch: bool = False) -> Any:
-    """Claim offered child ``offer_id`` of worker ``owner`` for task ``key`` here; False when it was taken back.
-
-    ``fetch``: the child's arguments stayed with its owner; the answer is ``(args, kwargs)``, not True.
-    """
+def claim(owner: str, offer_id: int, key: Any) -> bool:
+    """Claim offered child ``offer_id`` of worker ``owner`` for task ``key`` here; False when it was taken back."""
     worker = distributed.get_worker()
-    ledger = ledger_of(worker)
     if owner == worker.address:
-        item = ledger.claim(offer_id, key, owner)
-        if item is None:
-            return False
-        return (item.args, item.kwargs) if fetch else True
+        return ledger_of(worker).claim(offer_id, key, owner)
+    ledger = ledger_of(worker)
     try:
         return _dask.call_from_task(worker, owner, CLAIM_HANDLER, gone=lambda: owner in ledger.gone,
-                                    offer_id=offer_id, key=key, address=worker.address, fetch=fetch)
+                                    offer_id=offer_id, key=key, address=worker.address)
     except OSError:
         return False  # the owner is gone: its task will be rerun and spawn anew
 

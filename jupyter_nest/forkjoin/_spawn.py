@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import dask
 import distributed
-from dask.sizeof import sizeof
 from dask.utils import funcname
 
 from .. import _dask
@@ -199,13 +198,9 @@ class SpawnHandle:
             ledger.handed_out[self.offer_id] = self
         key = f"{funcname(self.fn)}-{uuid.uuid4().hex}"
         call = _dask.short_call(funcname(self.fn), self.args, self.kwargs)  # not run_offered(...)
-        args: tuple[Any, ...] | None = self.args
-        kwargs: dict[str, Any] | None = self.kwargs
-        if sizeof(args) + (sizeof(kwargs) if kwargs else 0) > ledger.direct_above:
-            args = kwargs = None  # the thief fetches them from here when it claims the child
         with dask.annotate(**{PARENT_ANNOTATION: ctx.key, CALL_ANNOTATION: call}):
             self.future = ledger.client().submit(
-                run_offered, ledger.address, self.offer_id, self.fn, args, kwargs,
+                run_offered, ledger.address, self.offer_id, self.fn, self.args, self.kwargs,
                 key=key, workers=[target], allow_other_workers=True, pure=False,
             )
 
@@ -342,18 +337,12 @@ def run_root(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
         leave(ctx)
 
 
-def run_offered(owner: str, offer_id: int, fn: Callable[..., Any], args: tuple[Any, ...] | None,
-                kwargs: dict[str, Any] | None) -> Any:
-    """The Dask task of an offered child: claim it from its owner, then run it here.
-
-    ``args`` None: they were too big for the task and come with the claim, straight from the owner.
-    """
+def run_offered(owner: str, offer_id: int, fn: Callable[..., Any], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
+    """The Dask task of an offered child: claim it from its owner, then run it here."""
     key = _dask.task_key()
-    claimed = claim(owner, offer_id, key, fetch=args is None)
-    if not claimed:
+    if not claim(owner, offer_id, key):
         return None  # taken back by its parent, who no longer waits for this task
-    if args is None:
-        args, kwargs = claimed
     ctx = enter(key)
     try:
         return ctx.run(fn, args, kwargs)

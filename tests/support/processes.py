@@ -26,19 +26,15 @@ def wait_gone(pids: list[int], timeout: float = 20) -> list[int]:
 class DaskProcesses:
     """A ``dask scheduler`` and ``dask worker`` started as separate processes, like a remote cluster."""
 
-    def __init__(self, tmp_path: Path, workers: int = 1, threads: int = 1, extra: list[str] = (),
-                 log: Path | None = None) -> None:
-        """``log``: a file for the processes' stderr (Dask's logs and warnings); none by default."""
+    def __init__(self, tmp_path: Path, workers: int = 1, threads: int = 1, extra: list[str] = ()) -> None:
         scheduler_file = tmp_path / "scheduler.json"
-        self._log = log.open("ab") if log is not None else None
-        stderr = self._log or subprocess.DEVNULL
         bindir = Path(sys.executable).parent
         env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
         self.procs = [
             subprocess.Popen(
                 [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                  "--no-dashboard", "--scheduler-file", str(scheduler_file), *extra],
-                stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
             )
         ]
         deadline = time.monotonic() + 60
@@ -53,7 +49,7 @@ class DaskProcesses:
             subprocess.Popen(
                 [str(bindir / "dask"), "worker", self.address, "--nworkers", str(workers),
                  "--nthreads", str(threads), "--host", "127.0.0.1", "--no-dashboard", *extra],
-                stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
             )
         )
 
@@ -80,8 +76,6 @@ class DaskProcesses:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if self._log is not None:
-            self._log.close()
 
 
 def packages_without_jupyter_nest(where: Path) -> Path:
