@@ -181,18 +181,22 @@ class LineagePlugin(SchedulerPlugin):
     def _evict(self) -> None:
         while len(self.final) > self.max_tasks:
             key, _ = self.final.popitem(last=False)
-            self.parent.pop(key, None)
-            self.more_parents.pop(key, None)
-            self.owner.pop(key, None)
-            self.children.pop(key, None)
-            self.calls.pop(key, None)
+            self._drop(key)
+
+    def _drop(self, key: Any) -> list[Any]:
+        """Forget the lineage of a key the scheduler forgot; returns its children."""
+        self.parent.pop(key, None)
+        self.more_parents.pop(key, None)
+        self.owner.pop(key, None)
+        self.calls.pop(key, None)
+        return self.children.pop(key, [])
 
     def _forget_tree(self, root: Any) -> None:
         """Forget the finished part of a tree no longer among the newest roots.
 
         A kernel running many small recursions keeps only its last ``max_trees`` trees, not
-        ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay (they go with ``max_tasks``), and so
-        do keys another tree shares.
+        ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay (they go with
+        ``max_tasks``), and so do keys another tree shares.
         """
         stack = [root]
         while stack:
@@ -200,10 +204,7 @@ class LineagePlugin(SchedulerPlugin):
             if key not in self.final or key in self.more_parents:
                 continue
             del self.final[key]
-            self.parent.pop(key, None)
-            self.owner.pop(key, None)
-            self.calls.pop(key, None)
-            stack.extend(self.children.pop(key, ()))
+            stack.extend(self._drop(key))
 
     def _forget_old_spans(self) -> None:
         now = time.monotonic()
