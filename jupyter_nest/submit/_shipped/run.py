@@ -14,9 +14,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
-import ctypes
 import inspect
 import linecache
+import sys
 from types import CodeType
 from typing import Any
 
@@ -24,7 +24,7 @@ import cloudpickle
 import dask
 from distributed.worker import get_worker
 
-from .capture import ANNOTATION, TOPIC, cell_of, install
+from .capture import ANNOTATION, TOPIC, install
 
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -114,17 +114,26 @@ def run_cell(cell: dict[str, str], pickled: dict[str, bytes], direct: dict[str, 
     try:
         codes = compile_cell(cell["source"], cell["filename"])
         # Tasks the cell submits carry its name, so their output comes back to it too.
-        with dask.annotate(**{ANNOTATION: cell["id"]}):
+        with dask.annotate(**{ANNOTATION: cell["id"]}), hub.running(cell["id"]):
             return _execute(codes, namespace)
+    except CellCancelled:
+        pass  # raised afresh below
     finally:
         hub.flush(cell["id"])
+    # Outside the handler, with a traceback of this frame alone: where stop_cell's exception landed can
+    # be an instruction without a line number, and Dask cannot send a traceback through such a frame (the
+    # waiting client then never hears of the error).
+    raise CellCancelled(f"cell {cell['id']} was stopped: its submission was interrupted")
 
 
-async def stop_cell(cell: str, dask_worker: Any) -> int:
-    """Raise :class:`CellCancelled` in every thread of this worker running a task of ``cell``.
+async def stop_cell(cell: str) -> int:
+    """Raise :class:`CellCancelled` in every thread of this worker process running ``cell``'s own code.
 
     Python cannot stop a thread from outside; the exception arrives when the
     thread next runs Python code (not during a blocking call such as a sleep).
+    Tasks the cell launched are not signalled: cancelling the cell's future
+    cancels them, and an exception sent to a task's thread could arrive after
+    that task ended, in Dask's thread pool, and end the worker's thread.
     Returns how many threads were signalled. A coroutine, so that
     ``client.run(..., wait=False)`` accepts it and an interrupt never waits on workers.
 
@@ -132,11 +141,5 @@ async def stop_cell(cell: str, dask_worker: Any) -> int:
     --------
     >>> client.run(stop_cell, submission.id, wait=False)  # doctest: +SKIP
     """
-    hits = 0
-    for thread_id, key in list(dask_worker.active_threads.items()):
-        ts = dask_worker.state.tasks.get(key)
-        if ts is not None and cell_of(ts.annotations) == cell:
-            hits += ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread_id), ctypes.py_object(CellCancelled)
-            )
-    return hits
+    hub = getattr(sys.stdout, "jupyter_nest_hub", None)  # none: no cell ran in this process
+    return 0 if hub is None else hub.interrupt(cell, CellCancelled)
