@@ -16,7 +16,7 @@ from distributed.deploy.utils import nprocesses_nthreads
 from distributed.utils import format_dashboard_link
 
 __all__ = ["NannyKeepingLocalCluster", "SSHProcess", "SSHScheduler", "SSHWorker", "SpecCluster", "Status",
-           "connect_comm", "format_dashboard_link", "nprocesses_nthreads", "ssh_logger"]
+           "close_cluster", "connect_comm", "format_dashboard_link", "nprocesses_nthreads", "ssh_logger"]
 
 
 class NannyKeepingLocalCluster(LocalCluster):
@@ -36,3 +36,20 @@ class NannyKeepingLocalCluster(LocalCluster):
                 return
             self.scheduler_info["workers"][msg] = info
         super()._update_worker_status(op, msg)
+
+
+def close_cluster(cluster: Any) -> None:
+    """Close ``cluster``; a ``SpecCluster``'s workers are closed first, and each one then says so.
+
+    ``SpecCluster.close`` asserts that every worker object it created, and that something still
+    holds, says it closed. dask-jobqueue's jobs never do: after a scale-down, ``close`` raised
+    ``AssertionError: Status.running`` whenever an old job was still alive, and left the cluster
+    half closed (a notebook holding ``cluster.workers``, or garbage not yet collected).
+    """
+    if isinstance(cluster, SpecCluster) and cluster.status == Status.running:
+        cluster.scale(0)
+        cluster.sync(cluster._correct_state)
+        for worker in list(cluster._created):
+            if worker.status == Status.running:  # closed above, by the cluster's own means
+                worker.status = Status.closed
+    cluster.close()

@@ -148,7 +148,7 @@ class Session:
             self.hang_watcher.stop()
         self.client.close()
         if self.cluster is not None and not self.adopted:
-            self.cluster.close()
+            _dask.close_cluster(self.cluster)
 
     def _repr_html_(self) -> str:
         return self.client._repr_html_()

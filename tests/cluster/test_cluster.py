@@ -11,6 +11,7 @@ import dask
 import psutil
 import pytest
 from distributed import Client, default_client
+from support.processes import wait_gone
 
 import jupyter_nest
 from jupyter_nest import NestError
@@ -295,3 +296,23 @@ def test_python_api_mirrors_the_magic():
         message = jupyter_nest.stop()
     assert message.startswith("Stopped the local cluster of worker processes at tcp://127.0.0.1:")
     assert jupyter_nest.stop() == "No cluster is running in this kernel; nothing to stop."
+
+
+def test_a_scaled_down_job_queue_cluster_stops_while_its_old_jobs_are_held(ipython):
+    # dask-jobqueue's jobs never say they closed, and Dask's SpecCluster.close asserts that every job it
+    # created that is still held somewhere did: a notebook holding the jobs of `cluster.workers` (or
+    # anything that kept one alive, as a busy CI machine's garbage did) got `AssertionError: Status.running`
+    # from `%nest_cluster stop` after a `scale`, and the cluster was left half closed.
+    magic(ipython, "start --cluster dask_jobqueue.local.LocalCluster --option cores=1 --option memory=1GB "
+                   "--option processes=1 --option scheduler_options={'host':'127.0.0.1','dashboard_address':':0'} "
+                   "--workers 2")
+    cluster = jupyter_nest.current().cluster
+    held = list(cluster.workers.values())
+    pids = [p.pid for p in psutil.Process().children(recursive=True) if "distributed.cli.dask_worker" in
+            " ".join(p.cmdline())]
+    assert len(held) == 2 and len(pids) == 2, (held, pids)
+    assert magic(ipython, "scale 1").workers == 1
+    magic(ipython, "stop")
+    assert jupyter_nest.current() is None
+    assert cluster.status.name == "closed"
+    assert wait_gone(pids, 30) == []
