@@ -39,17 +39,22 @@ class NannyKeepingLocalCluster(LocalCluster):
 
 
 def close_cluster(cluster: Any) -> None:
-    """Close ``cluster``; a ``SpecCluster``'s workers are closed first, and each one then says so.
+    """Close ``cluster``; a ``SpecCluster`` first closes its workers, and each one then says so.
 
     ``SpecCluster.close`` asserts that every worker object it created, and that something still
     holds, says it closed. dask-jobqueue's jobs never do: after a scale-down, ``close`` raised
     ``AssertionError: Status.running`` whenever an old job was still alive, and left the cluster
     half closed (a notebook holding ``cluster.workers``, or garbage not yet collected).
     """
-    if isinstance(cluster, SpecCluster) and cluster.status == Status.running:
-        cluster.scale(0)
-        cluster.sync(cluster._correct_state)
-        for worker in list(cluster._created):
-            if worker.status == Status.running:  # closed above, by the cluster's own means
-                worker.status = Status.closed
+    if isinstance(cluster, SpecCluster):
+        if getattr(cluster.scheduler, "status", None) == Status.closed:
+            # Its scheduler ran in this process and stopped: telling it to stop would try to
+            # reach it for the whole connect timeout (30 s) first.
+            cluster.shutdown_scheduler = False
+        if cluster.status == Status.running:
+            cluster.scale(0)
+            cluster.sync(cluster._correct_state)
+            for worker in list(cluster._created):
+                if worker.status == Status.running:  # closed above, by the cluster's own means
+                    worker.status = Status.closed
     cluster.close()

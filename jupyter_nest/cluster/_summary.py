@@ -125,9 +125,10 @@ class ClusterSummary:
 
 def summarize(client: Any, kind: str, dashboard: bool, detailed: bool = False) -> ClusterSummary:
     """Describe the cluster behind ``client``; ``detailed`` adds tasks and per-worker rows."""
-    info = client.scheduler_info(n_workers=-1)
+    # Asked while the client reconnects, Dask tries to reach the scheduler for its connect timeout
+    # twice (a minute) before it answers from a stale cache; it answers {} once it gave up.
+    info = client.scheduler_info(n_workers=-1) if client.status == "running" else {}
     if client.status != "running" or "workers" not in info:
-        # Dask answers from a stale cache while it reconnects, and with {} once it gave up.
         address = getattr(client.scheduler, "address", None) or "of this cluster"
         raise NestConnectionError(
             f"The scheduler at {address} does not answer: this kernel lost its connection to it "

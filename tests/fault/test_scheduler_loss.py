@@ -34,7 +34,9 @@ client.cluster.sync(client.cluster.scheduler.close)  # the scheduler stops under
     shown = "\n".join(reply.error["traceback"])
     assert "the scheduler is gone" in shown and "%nest_cluster start --replace" in shown
 
-    reply = kernel.run("%nest_cluster status", timeout=60)
+    # Dask's own client tries a lost scheduler for its connect timeout (30 s) twice before it answers:
+    # status took a minute to say so, and start --replace another 30 s to stop the old cluster.
+    reply = kernel.run("%nest_cluster status", timeout=20)
     assert reply.error["ename"] == "NestConnectionError"
     assert "does not answer" in reply.error["evalue"] and "--replace" in reply.error["evalue"]
     assert len(reply.error["traceback"]) < 12, "a short error, not a traceback from deep inside Dask"
