@@ -105,12 +105,21 @@ def test_widget_renders_and_updates_live_in_notebook7():
         family = psutil.Process(server.process.pid).children(recursive=True)
 
         # It keeps updating while the recursion blocks the cell: the status text and the drawing change.
+        seen: list[str] = []
+
         def status(accept: Callable[[str], Any]) -> str:
             locator = page.locator(STATUS)
             text = locator.first.inner_text() if locator.count() else ""
+            seen.append(text)
             return text if accept(text) else ""
 
-        before = wait_until(lambda: status(seceded), 120, "no seceded tasks in the widget's status line")
+        try:
+            before = wait_until(lambda: status(seceded), 120, "no seceded tasks in the widget's status line")
+        except TimeoutError as error:  # say what the page showed instead
+            lab.screenshot("notebook7-no-seceded")
+            shown = list(dict.fromkeys(seen))[-5:]
+            raise AssertionError(f"{error}; the status line showed {shown}; the notebook ends with "
+                                 f"{page.inner_text('.jp-NotebookPanel')[-300:]!r}") from None
         drawn = canvases(lab)
         after = wait_until(lambda: status(lambda t: t != before), 30, f"the status line stayed {before!r}")
         # BokehJS paints on the next animation frame, after the model (and the status text) changed
