@@ -50,7 +50,7 @@ async def test_stopping_a_cell_as_its_tasks_end_leaves_the_worker_its_thread(c, 
             futures = c.map(run_cell, [cell("sum(range(10000))")] * 400, [{}] * 400, [{}] * 400, pure=False)
         deadline = time.monotonic() + 30
         while not all(f.done() for f in futures) and time.monotonic() < deadline:
-            await stop_cell(CELL)
+            await stop_cell(CELL, a)
             await asyncio.sleep(0)
     finally:
         sys.setswitchinterval(switch)
@@ -64,13 +64,23 @@ async def test_stopping_a_cell_as_its_tasks_end_leaves_the_worker_its_thread(c, 
     assert all(t.is_alive() for t in a.executors["default"]._threads)
 
 
-@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)], timeout=60)
-async def test_stopping_a_cell_stops_its_running_code(c, s, a):
+async def stop_endless(c, a, source: str) -> None:
     with dask.annotate(**{_wire.CELL_ANNOTATION: CELL}):
-        future = c.submit(run_cell, cell("import time\nwhile True:\n    time.sleep(0.01)"), {}, {}, pure=False)
+        future = c.submit(run_cell, cell(source), {}, {}, pure=False)
     deadline = time.monotonic() + 30
-    while not await stop_cell(CELL):
-        assert time.monotonic() < deadline, "the cell never started"
+    while not await stop_cell(CELL, a):
+        assert time.monotonic() < deadline, "the cell never started, or stop_cell cannot see it"
         await asyncio.sleep(0.01)
     error = await asyncio.wait_for(future.exception(), 10)
     assert type(error).__name__ == "CellCancelled"
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)], timeout=60)
+async def test_stopping_a_cell_stops_its_running_code(c, s, a):
+    await stop_endless(c, a, "import time\nwhile True:\n    time.sleep(0.01)")
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)], timeout=60)
+async def test_a_cell_that_replaced_sys_stdout_is_stopped_too(c, s, a):
+    await stop_endless(c, a, "import contextlib, io, time\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+                             "    while True:\n        time.sleep(0.01)")

@@ -15,12 +15,9 @@ rather than in module globals.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import dask
@@ -83,40 +80,13 @@ def _current_cell() -> tuple[str, Any] | None:
 
 
 class Hub:
-    """One per process: output waiting to be sent, per cell, and the threads running a cell's own code."""
+    """Output waiting to be sent, per cell, shared by the stdout and stderr routers."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pending: dict[str, tuple[Any, list[list[str]]]] = {}
         self.scheduled = False
         self.workers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.cells: dict[int, str] = {}
-
-    @contextlib.contextmanager
-    def running(self, cell: str) -> Iterator[None]:
-        """While the calling thread runs ``cell``'s own code, :meth:`interrupt` may raise in it."""
-        thread = threading.get_ident()
-        try:
-            # Inside the try: an exception sent right after this may land as the lock is released.
-            with self.lock:
-                self.cells[thread] = cell
-            yield
-        finally:
-            with self.lock:
-                # CPython raises a pending exception at calls and loops, not on entering a `with`, so
-                # none lands between taking the lock and this line; interrupt() sends one only while
-                # holding the lock and seeing the thread here.
-                self.cells.pop(thread, None)
-                # One sent earlier and not yet raised would be raised later in Dask's thread pool and
-                # end the worker's thread: the cell's code is over, so drop it (if the call below raises
-                # it first, that is still inside the cell's task).
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
-
-    def interrupt(self, cell: str, exception: type[BaseException]) -> int:
-        """Raise ``exception`` in the threads running ``cell``'s own code; return how many."""
-        with self.lock:
-            return sum(ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exception))
-                       for thread, running in self.cells.items() if running == cell)
 
     def add(self, cell: str, worker: Any, stream: str, text: str) -> None:
         with self.lock:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import contextlib
+import ctypes
 import inspect
 import linecache
-import sys
+import threading
+from collections.abc import Iterator
 from types import CodeType
 from typing import Any
 
@@ -29,8 +32,49 @@ from .capture import ANNOTATION, TOPIC, install
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
+#: The name of a worker's :class:`RunningCells` among its extensions.
+EXTENSION = "jupyter-nest-running-cells"
+
+
 class CellCancelled(Exception):
     """Raised inside the threads of a cell whose submission was interrupted."""
+
+
+class RunningCells:
+    """Per worker: which of its threads run which submitted cell's own code.
+
+    :func:`stop_cell` raises in those threads only, and only while the code runs.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.threads: dict[int, str] = {}
+
+    @contextlib.contextmanager
+    def running(self, cell: str) -> Iterator[None]:
+        """While the calling thread runs ``cell``'s own code, :meth:`interrupt` may raise in it."""
+        thread = threading.get_ident()
+        try:
+            # Inside the try: an exception sent right after this may land as the lock is released.
+            with self.lock:
+                self.threads[thread] = cell
+            yield
+        finally:
+            with self.lock:
+                # CPython raises a pending exception at calls and loops, not on entering a `with`, so
+                # none lands between taking the lock and this line; interrupt() sends one only while
+                # holding the lock and seeing the thread here.
+                self.threads.pop(thread, None)
+                # One sent earlier and not yet raised would be raised later in Dask's thread pool and
+                # end the worker's thread: the cell's code is over, so drop it (if the call below raises
+                # it first, that is still inside the cell's task).
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
+
+    def interrupt(self, cell: str, exception: type[BaseException]) -> int:
+        """Raise ``exception`` in the threads running ``cell``'s own code; return how many."""
+        with self.lock:
+            return sum(ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exception))
+                       for thread, running in self.threads.items() if running == cell)
 
 
 def remember_source(source: str, filename: str) -> None:
@@ -114,7 +158,9 @@ def run_cell(cell: dict[str, str], pickled: dict[str, bytes], direct: dict[str, 
     try:
         codes = compile_cell(cell["source"], cell["filename"])
         # Tasks the cell submits carry its name, so their output comes back to it too.
-        with dask.annotate(**{ANNOTATION: cell["id"]}), hub.running(cell["id"]):
+        # On the worker, not with the output hub: a cell may replace sys.stdout while it runs.
+        cells = worker.extensions.setdefault(EXTENSION, RunningCells())
+        with dask.annotate(**{ANNOTATION: cell["id"]}), cells.running(cell["id"]):
             return _execute(codes, namespace)
     except CellCancelled:
         pass  # raised afresh below
@@ -126,8 +172,8 @@ def run_cell(cell: dict[str, str], pickled: dict[str, bytes], direct: dict[str, 
     raise CellCancelled(f"cell {cell['id']} was stopped: its submission was interrupted")
 
 
-async def stop_cell(cell: str) -> int:
-    """Raise :class:`CellCancelled` in every thread of this worker process running ``cell``'s own code.
+async def stop_cell(cell: str, dask_worker: Any) -> int:
+    """Raise :class:`CellCancelled` in every thread of this worker running ``cell``'s own code.
 
     Python cannot stop a thread from outside; the exception arrives when the
     thread next runs Python code (not during a blocking call such as a sleep).
@@ -141,5 +187,5 @@ async def stop_cell(cell: str) -> int:
     --------
     >>> client.run(stop_cell, submission.id, wait=False)  # doctest: +SKIP
     """
-    hub = getattr(sys.stdout, "jupyter_nest_hub", None)  # none: no cell ran in this process
-    return 0 if hub is None else hub.interrupt(cell, CellCancelled)
+    cells = dask_worker.extensions.get(EXTENSION)  # none: no cell ran on this worker
+    return 0 if cells is None else cells.interrupt(cell, CellCancelled)
