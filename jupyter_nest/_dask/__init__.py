@@ -64,7 +64,15 @@ from ._threads import (
     task_threads,
     waits_on_futures,
 )
-from ._worker import call, call_from_task, nthreads, queued, scheduler_rpc, task_state
+from ._worker import (
+    call,
+    call_from_task,
+    forget_removed_workers_in_client,
+    nthreads,
+    queued,
+    scheduler_rpc,
+    task_state,
+)
 
 __all__ = [
     "LIVE_STATES",
@@ -89,6 +97,7 @@ __all__ = [
     "connect_comm",
     "desire_keys",
     "forget_finished_spans",
+    "forget_removed_workers_in_client",
     "format_dashboard_link",
     "free_slots",
     "held_outside",

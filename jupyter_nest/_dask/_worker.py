@@ -11,7 +11,7 @@ from typing import Any
 from distributed import Security
 from distributed.core import rpc
 
-__all__ = ["call_from_task", "nthreads", "queued", "scheduler_rpc", "task_state"]
+__all__ = ["call_from_task", "forget_removed_workers_in_client", "nthreads", "queued", "scheduler_rpc", "task_state"]
 
 
 def nthreads(worker: Any) -> int:
@@ -28,6 +28,29 @@ def task_state(worker: Any, key: Any) -> str | None:
     """The worker-side state of task ``key`` (``executing``, ``long-running``, ``cancelled``...), or ``None``."""
     ts = worker.state.tasks.get(key)
     return None if ts is None else ts.state
+
+
+def forget_removed_workers_in_client(worker: Any) -> None:
+    """When the scheduler removes a worker, ``worker``'s client forgets its connections to it too.
+
+    Dask's worker then drops its own connections to the removed peer and cancels its connects to
+    it. The client its tasks gather with has a pool of its own, where a connect to a peer that died
+    (refused) retries for the whole connect timeout (30 s): a task gathering a child's result just
+    as the child's worker died waited that long before asking the scheduler.
+    """
+    handle = worker.stream_handlers["remove-worker"]
+    if getattr(handle, "forgets_in_client", False):
+        return
+    owner = worker
+
+    def remove_worker(worker: str, stimulus_id: str) -> None:  # the message's fields: `worker` is the peer
+        client = getattr(owner, "_client", None)
+        if client is not None and client.rpc is not None:
+            client.rpc.remove(worker, reason=f"The scheduler removed {worker}.")
+        handle(worker=worker, stimulus_id=stimulus_id)
+
+    remove_worker.forgets_in_client = True  # type: ignore[attr-defined]
+    worker.stream_handlers["remove-worker"] = remove_worker
 
 
 def _never() -> bool:

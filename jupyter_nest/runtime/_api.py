@@ -61,11 +61,15 @@ def kernel_client(what: str) -> distributed.Client:
 
 
 class RuntimePlugin(WorkerPlugin):
-    """Ends the waits of cancelled tasks at once, and closes the worker's :class:`NestClient` with the
-    worker, while its event loop still runs."""
+    """Ends the waits of cancelled tasks at once, stops the worker's client from reaching workers the
+    scheduler removed, and closes the worker's :class:`NestClient` with the worker, while its event loop
+    still runs."""
 
     name = RUNTIME_PLUGIN
     idempotent = True
+
+    def setup(self, worker: Worker) -> None:
+        _dask.forget_removed_workers_in_client(worker)
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         if finish == "cancelled":

@@ -285,3 +285,30 @@ def test_deploy_names_are_dask_classes():
     assert workers >= 1 and threads >= 1
     assert _dask.format_dashboard_link("127.0.0.1", 8787).endswith(":8787/status")
     assert _dask.ssh_logger.name == "distributed.deploy.ssh"
+
+
+def gather_by_key(key):
+    """In a task: gather ``key`` through the worker's client, as a task waiting on a child's result does."""
+    client = distributed.get_client()
+    distributed.secede()  # the worker's one slot, for the result computed again
+    return client.gather(distributed.Future(key, client))
+
+
+# Dask's own connect timeout, which gen_cluster shortens to 5 s.
+@gen_cluster(client=True, nthreads=TWO_WORKERS, timeout=90, config={"distributed.comm.timeouts.connect": "30s"})
+async def test_a_worker_client_stops_reaching_a_worker_the_scheduler_removed(c, s, a, b):
+    # A task on a gathers x from b just as b dies: the connection is refused, and the worker client's pool
+    # retries it for Dask's whole connect timeout (30 s; the one-kill-in-a-hundred stall). The scheduler
+    # soon tells a that b is gone; Dask's worker then drops its own connects to b, and the hook the
+    # client's as well, so the gather falls back to the scheduler and x is computed again.
+    _dask.forget_removed_workers_in_client(a)
+    x = c.submit(inc, 1, workers=[b.address], allow_other_workers=True, key="x")
+    await x
+    b.listener.stop()  # refused, while the scheduler still lists b
+    started = s.loop.time()
+    task = c.submit(gather_by_key, "x", workers=[a.address], pure=False)
+    await until(lambda: any(conns for conns in a._client.rpc._connecting.values()) if a._client else False,
+                timeout=20)
+    await s.remove_worker(b.address, stimulus_id="test-b-died")
+    assert await task == 2
+    assert s.loop.time() - started < 20, "the gather waited out the connect timeout (30 s)"

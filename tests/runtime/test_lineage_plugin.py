@@ -185,6 +185,13 @@ async def test_parent_that_errs_gets_its_running_descendants_cancelled(c, s, a, 
 
 
 @gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_runtime_plugin_makes_the_worker_client_forget_workers_the_scheduler_removed(c, s, a, b):
+    # What that does: tests/_dask/test_dask_internals.py::test_a_worker_client_stops_reaching_a_worker...
+    await install(c)
+    assert all(getattr(w.stream_handlers["remove-worker"], "forgets_in_client", False) for w in (a, b))
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
 async def test_runtime_plugin_closes_the_worker_client_with_the_worker(c, s, a, b):
     await install(c)
 
