@@ -79,6 +79,26 @@ def until_idle(timeout=30):
     while busy_tasks() and time.monotonic() - started < timeout:
         time.sleep(0.02)
     return time.monotonic() - started
+
+def what_runs():
+    """What keeps the tree from stopping: live tasks by state, and where the threads running tree code are."""
+    import collections
+    states = client.run_on_scheduler(lambda dask_scheduler: dict(collections.Counter(
+        (ts.state, ts.key.split("-")[0]) for ts in dask_scheduler.tasks.values()
+        if ts.state in ("processing", "queued", "waiting", "no-worker"))))
+    def stacks(dask_worker):
+        import sys, traceback
+        names = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
+        return [" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_stack(frame)[-6:]))
+                for frame in sys._current_frames().values()
+                if any(f.name in names for f in traceback.extract_stack(frame))]
+    def pool(dask_worker):
+        e = dask_worker.executors["default"]
+        return {"threads": len(e._threads), "alive": sum(t.is_alive() for t in e._threads),
+                "rejoining": len(e._rejoin_list), "queued": e._work_queue.qsize(),
+                "executing": len(dask_worker.state.executing), "long-running": len(dask_worker.state.long_running)}
+    return {"tasks": {f"{state} {prefix}": n for (state, prefix), n in states.items()}, "threads": client.run(stacks),
+            "pools": client.run(pool)}
 '''
 
 RECURSIONS = {
@@ -112,5 +132,6 @@ def test_an_interrupt_stops_the_whole_tree_within_two_seconds(k, api):
     stopped = returned + waited
     print(f"{api}: the cell returned {returned:.2f} s after the interrupt, the tree stopped after {stopped:.2f} s")
     assert returned < 5, f"{api}: the cell returned {returned:.2f} s after the interrupt"
-    assert stopped < 8, f"{api}: tasks or threads of the tree still ran {stopped:.2f} s after the interrupt"
+    assert stopped < 8, (f"{api}: tasks or threads of the tree still ran {stopped:.2f} s after the interrupt: "
+                         f"{k.value('what_runs()')}")
     assert k.value("nest_tree.spawn(3).result(timeout=30)") == 64

@@ -15,7 +15,9 @@ import jupyter_nest.config  # noqa: F401
 # isort: split
 import dask
 import pytest
+from distributed import Event
 from distributed.utils_test import gen_cluster
+from support.polling import until
 
 from jupyter_nest import _wire
 from jupyter_nest.submit._shipped.capture import uninstall
@@ -84,3 +86,28 @@ async def test_stopping_a_cell_stops_its_running_code(c, s, a):
 async def test_a_cell_that_replaced_sys_stdout_is_stopped_too(c, s, a):
     await stop_endless(c, a, "import contextlib, io, time\nwith contextlib.redirect_stdout(io.StringIO()):\n"
                              "    while True:\n        time.sleep(0.01)")
+
+
+def hold_the_slot(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)], timeout=60)
+async def test_a_cell_rejoining_the_pool_is_not_interrupted(c, s, a):
+    # The cell left the pool (as worker_client does) and waits to rejoin it behind a task holding the
+    # worker's one slot. Raised in that wait, CellCancelled left Dask's pool counting a thread about to
+    # end: the worker never ran a task again. Its wait on the cluster ends with the cancel instead.
+    source = ("from distributed import Event, rejoin, secede\nsecede()\nEvent('rejoin').wait(30)\nrejoin()\n"
+              "'rejoined'")
+    with dask.annotate(**{_wire.CELL_ANNOTATION: CELL}):
+        future = c.submit(run_cell, cell(source), {}, {}, pure=False)
+        await until(lambda: a.state.long_running, what="the cell to leave the pool")
+        blocker = c.submit(hold_the_slot, 3, pure=False)
+        await until(lambda: a.state.executing, what="the slot to be held")
+    await Event("rejoin").set()
+    pool = a.executors["default"]
+    await until(lambda: pool._rejoin_list, what="the cell to wait to rejoin the pool")
+    await stop_cell(CELL, a)
+    await blocker
+    assert await asyncio.wait_for(future, 10) == "rejoined"
+    assert await asyncio.wait_for(c.submit(sum, [40, 2], pure=False), 10) == 42

@@ -70,11 +70,25 @@ class RunningCells:
                 # it first, that is still inside the cell's task).
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
 
-    def interrupt(self, cell: str, exception: type[BaseException]) -> int:
-        """Raise ``exception`` in the threads running ``cell``'s own code; return how many."""
+    def interrupt(self, cell: str, exception: type[BaseException], worker: Any) -> int:
+        """Raise ``exception`` in the threads running ``cell``'s own code in ``worker``'s pool; return how many.
+
+        A thread that left the pool (``secede``, as ``worker_client`` does) is not interrupted: it is
+        waiting on tasks, and cancelling the cell's future ends that wait. Raised while it rejoins the
+        pool, the exception left Dask's pool counting a thread that was about to end, and a worker of
+        one thread never ran a task again.
+        """
         with self.lock:
             return sum(ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exception))
-                       for thread, running in self.threads.items() if running == cell)
+                       for thread, running in self.threads.items() if running == cell and _in_pool(worker, thread))
+
+
+def _in_pool(worker: Any, thread: int) -> bool:
+    """Whether ``thread`` runs its task in ``worker``'s thread pool (it did not secede)."""
+    key = worker.active_threads.get(thread)
+    ts = worker.state.tasks.get(key) if key is not None else None
+    # A cancelled task keeps its thread, and remembers where it ran.
+    return ts is not None and "executing" in (ts.state, ts.previous)
 
 
 def remember_source(source: str, filename: str) -> None:
@@ -177,9 +191,10 @@ async def stop_cell(cell: str, dask_worker: Any) -> int:
 
     Python cannot stop a thread from outside; the exception arrives when the
     thread next runs Python code (not during a blocking call such as a sleep).
-    Tasks the cell launched are not signalled: cancelling the cell's future
-    cancels them, and an exception sent to a task's thread could arrive after
-    that task ended, in Dask's thread pool, and end the worker's thread.
+    Tasks the cell launched, and a cell waiting on them outside the pool, are not
+    signalled: cancelling the cell's future cancels those tasks and ends that wait,
+    and an exception arriving inside Dask's thread pool (after a task ended, or as
+    a thread rejoins) ends the worker's thread.
     Returns how many threads were signalled. A coroutine, so that
     ``client.run(..., wait=False)`` accepts it and an interrupt never waits on workers.
 
@@ -188,4 +203,4 @@ async def stop_cell(cell: str, dask_worker: Any) -> int:
     >>> client.run(stop_cell, submission.id, wait=False)  # doctest: +SKIP
     """
     cells = dask_worker.extensions.get(EXTENSION)  # none: no cell ran on this worker
-    return 0 if cells is None else cells.interrupt(cell, CellCancelled)
+    return 0 if cells is None else cells.interrupt(cell, CellCancelled, dask_worker)
