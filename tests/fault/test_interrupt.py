@@ -4,7 +4,8 @@ Each recursion below runs far longer than the test waits (its leaves take 20 ms,
 the interrupt can end it: the cell must return, and then no task of the tree may run or wait on the scheduler,
 and no worker thread may still run its code. The test prints how long each took; on a quiet machine every API
 stops within 2 s (the goal). The bounds here leave room for a busy CI machine, which runs everything at half speed
-or less: a tree that does not stop at all takes until the test's timeout.
+or less (with two busy loops beside the test, cells returned after up to 6.4 s and trees stopped after up to 13 s),
+while a tree that does not stop at all waits out until_idle's 30 s, and a wedged worker fails the next recursion.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_an_interrupt_stops_the_whole_tree_within_two_seconds(k, api):
     waited = k.value("until_idle()")
     stopped = returned + waited
     print(f"{api}: the cell returned {returned:.2f} s after the interrupt, the tree stopped after {stopped:.2f} s")
-    assert returned < 5, f"{api}: the cell returned {returned:.2f} s after the interrupt"
-    assert stopped < 8, (f"{api}: tasks or threads of the tree still ran {stopped:.2f} s after the interrupt: "
+    assert returned < 10, f"{api}: the cell returned {returned:.2f} s after the interrupt"
+    assert stopped < 20, (f"{api}: tasks or threads of the tree still ran {stopped:.2f} s after the interrupt: "
                          f"{k.value('what_runs()')}")
     assert k.value("nest_tree.spawn(3).result(timeout=30)") == 64
