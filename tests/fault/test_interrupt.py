@@ -61,14 +61,16 @@ def compute_tree(depth):
         return leaf()
     return sum(dask.compute(*[dask.delayed(compute_tree, pure=False)(depth - 1) for _ in range(4)]))
 
+TREE = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
+LIVE = ("processing", "queued", "waiting", "no-worker")
+
 def busy_tasks():
     """Tasks on the scheduler that have not ended, and worker threads still running our tree functions."""
     live = client.run_on_scheduler(lambda dask_scheduler: sum(
-        ts.state in ("processing", "queued", "waiting", "no-worker") for ts in dask_scheduler.tasks.values()))
+        ts.state in LIVE for ts in dask_scheduler.tasks.values()))
     def running(dask_worker):
         import sys, traceback
-        names = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
-        return sum(any(f.name in names for f in traceback.extract_stack(frame))
+        return sum(any(f.name in TREE for f in traceback.extract_stack(frame))
                    for frame in sys._current_frames().values())
     try:
         return live + sum(client.run(running).values())
@@ -86,13 +88,12 @@ def what_runs():
     import collections
     states = client.run_on_scheduler(lambda dask_scheduler: dict(collections.Counter(
         (ts.state, ts.key.split("-")[0]) for ts in dask_scheduler.tasks.values()
-        if ts.state in ("processing", "queued", "waiting", "no-worker"))))
+        if ts.state in LIVE)))
     def stacks(dask_worker):
         import sys, traceback
-        names = ("leaf", "nest_tree", "worker_client_tree", "get_client_tree", "dask_secede_tree", "compute_tree")
         return [" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_stack(frame)[-6:]))
                 for frame in sys._current_frames().values()
-                if any(f.name in names for f in traceback.extract_stack(frame))]
+                if any(f.name in TREE for f in traceback.extract_stack(frame))]
     def pool(dask_worker):
         e = dask_worker.executors["default"]
         return {"threads": len(e._threads), "alive": sum(t.is_alive() for t in e._threads),
