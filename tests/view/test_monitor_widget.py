@@ -161,7 +161,8 @@ def test_updates_from_many_threads_never_interleave(ipython):
         sent.append((threading.get_ident(), json.loads(content["payload"]) if buffers is None else None))
         real_send(content, buffers)
 
-    w.model.send = recording_send
+    with w.lock:  # not while the update thread is halfway through sending a patch
+        w.model.send = recording_send
     x_range = w.view.layout.select_one({"name": "nest-slots-figure"}).x_range
     stop = threading.Event()
     errors = []
