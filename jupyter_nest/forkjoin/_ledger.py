@@ -24,8 +24,8 @@ class WorkerLedger:
 
     ``contexts`` holds the task contexts running nest code here, by task key;
     ``handed_out`` the children offered (as Dask tasks) or lent (to a waiting
-    task) by id, until their parent gets them back; ``seceded`` counts the
-    permits of this process to give a slot up (at most ``forkjoin.max-seceded``).
+    task) by id, until their parent gets them back; ``seceded`` holds the
+    threads of this process that gave their slot up (at most ``forkjoin.max-seceded``).
     """
 
     def __init__(self, worker: Worker) -> None:
@@ -34,7 +34,7 @@ class WorkerLedger:
         self.lock = threading.Lock()
         self.contexts: dict[Any, TaskContext] = {}
         self.handed_out: dict[int, SpawnHandle] = {}
-        self.seceded = 0
+        self.seceded: list[threading.Thread] = []
         self.lent = 0  # children this worker lent to tasks waiting on its work, ever (for diagnostics)
         self.gone: set[str] = set()  # workers that left the cluster
         # read once per worker: spawns, offers and waits are too frequent to parse the config each time
@@ -53,16 +53,18 @@ class WorkerLedger:
         return task_client()
 
     def try_secede(self) -> bool:
-        """Take the one seceding permit of this process, if it is free."""
-        with self.lock:
-            if self.seceded >= self.max_seceded:
-                return False
-            self.seceded += 1
-            return True
+        """Take a seceding permit of this process for the calling thread, if one is free.
 
-    def release_secede(self) -> None:
+        A permit comes free when the thread that held it has ended, not when its
+        task has: the thread still runs Dask's code after the task, and a thread
+        seceding meanwhile would make the pool start one thread too many.
+        """
         with self.lock:
-            self.seceded -= 1
+            self.seceded = [thread for thread in self.seceded if thread.is_alive()]
+            if len(self.seceded) >= self.max_seceded:
+                return False
+            self.seceded.append(threading.current_thread())
+            return True
 
     def claim(self, offer_id: int, key: Any, address: str) -> bool:
         """A thief starting an offered child asks for it; False when its parent took it back."""

@@ -49,7 +49,6 @@ class TaskContext:
         "lends",
         "needs_service",
         "requests",
-        "seceded",
         "waiting",
     )
 
@@ -66,7 +65,6 @@ class TaskContext:
         self.cancelled = False
         self.inline = 0
         self.waiting = False  # blocked on a child that another slot runs
-        self.seceded = False  # this task's thread left the pool, holding the process's permit
         self.lends: list[tuple[concurrent.futures.Future, str, Any]] = []
 
     def has_pending(self) -> bool:
@@ -253,9 +251,9 @@ class SpawnHandle:
                     if not future.done() and in_slot and ledger.try_secede():
                         # Free the slot for offers aimed here; never rejoin: rejoining
                         # would wait for a whole stolen subtree to end first. The thread
-                        # lives on outside the pool until the task ends, and so does its
-                        # permit: a second seceded thread would break the thread bound.
-                        ctx.seceded = True
+                        # lives on outside the pool until the task ends, and its permit
+                        # until the thread ends: a second seceded thread would break the
+                        # thread bound.
                         distributed.secede()
                     elif in_slot:
                         self._borrow_while_waiting(until_none=False)
@@ -321,8 +319,6 @@ def enter(key: Any) -> TaskContext:
 def leave(ctx: TaskContext) -> None:
     local.ctx = None
     ctx.ledger.contexts.pop(ctx.key, None)
-    if ctx.seceded:
-        ctx.ledger.release_secede()
 
 
 def run_root(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

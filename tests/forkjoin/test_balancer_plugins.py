@@ -23,7 +23,7 @@ from distributed.utils_test import gen_cluster
 from support.polling import until
 from support.recursions import fib
 
-from jupyter_nest import _wire, nest
+from jupyter_nest import _dask, _wire, nest
 from jupyter_nest.forkjoin import BalancerPlugin, OfferPlugin, ledger_of
 from jupyter_nest.forkjoin._lending import claim
 from jupyter_nest.forkjoin._spawn import run_root
@@ -76,7 +76,8 @@ async def run_sampling_threads(future):
 
 
 def ledgers_settled(*workers):
-    return all(not ledger_of(w).contexts and not ledger_of(w).handed_out and ledger_of(w).seceded == 0 for w in workers)
+    return all(not ledger_of(w).contexts and not ledger_of(w).handed_out
+               and not any(thread.is_alive() for thread in ledger_of(w).seceded) for w in workers)
 
 
 @gen_cluster(client=True, nthreads=TWO_WORKERS)
@@ -120,6 +121,46 @@ async def test_one_worker_one_thread_completes(c, s, a):
     tree = await getattr(c.scheduler, _wire.TREE_HANDLER)(key="waits-for-fib")
     assert [child["name"] for child in tree["children"]] == ["fib"]
     await until(lambda: ledgers_settled(a), what="the fork-join ledger to empty")
+
+
+@nest
+def leaves():
+    """Two 1 s leaves, then four short ones, spawned slowly enough for the idle worker to take the oldest;
+    the root runs the short ones, then waits for a long one (a leaf has nothing to lend), seceded."""
+    handles = []
+    for i in range(6):
+        handles.append(nest(busy).spawn(1.0 if i < 2 else 0.05))
+        busy(0.05)
+    return [h.result() for h in handles]
+
+
+ROOT_LEFT, LINGER = threading.Event(), threading.Event()
+
+
+def root_then_linger():
+    """A root whose thread still runs a while after its nest code ends, as Dask's code after a task does."""
+    run_root(leaves.fn, (), {})
+    seceded = not _dask.in_pool_thread()
+    ROOT_LEFT.set()
+    LINGER.wait(10)
+    return seceded
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_a_seceding_permit_comes_free_only_when_its_thread_ends(c, s, a, b):
+    """Had the permit come free when the root's nest code ended, a thread seceding meanwhile would make the
+    pool start one thread too many: a loaded CI run counted nthreads + 5 threads in a worker."""
+    await install(c)
+    ROOT_LEFT.clear()
+    LINGER.clear()
+    root = c.submit(root_then_linger, workers=[a.address], pure=False)
+    await until(ROOT_LEFT.is_set, what="the root's nest code to end")
+    second = ledger_of(a).try_secede()
+    LINGER.set()
+    assert await root is True, "the root did not secede while it waited"
+    assert second is False, "a second thread seceded while the first one still ran"
+    await until(lambda: ledgers_settled(a), what="the seceded thread to end")
+    assert ledger_of(a).try_secede(), "the permit stayed taken after its thread ended"
 
 
 def claim_timed(owner):
