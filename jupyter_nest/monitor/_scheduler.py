@@ -41,7 +41,7 @@ class MonitorPlugin(SchedulerPlugin):
         self.states: Counter[str] = Counter()
         self.done = 0
         self.erred = 0
-        self.calls: dict[Any, str] = {}
+        self.calls: dict[Any, str] = {}  # of tasks the scheduler still has
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -55,6 +55,8 @@ class MonitorPlugin(SchedulerPlugin):
             self.done += 1
         elif finish == "erred":
             self.erred += 1
+        elif finish == "forgotten":
+            self.calls.pop(key, None)
 
     def log_event(self, topic: str, msg: Any) -> None:
         if topic == SLOTS_TOPIC and msg.get("address") in self.scheduler.workers:
@@ -72,13 +74,10 @@ class MonitorPlugin(SchedulerPlugin):
         call = self.calls.get(key)
         if call is None:
             ts = self.scheduler.tasks.get(key)
-            if ts is None:
-                call = name
-            else:  # an offered @nest child says what it runs; its Dask function is fork-join's
-                call = (ts.annotations or {}).get(CALL_ANNOTATION) or _dask.task_call(ts, name)
-            if len(self.calls) > 20_000:  # running tasks come and go; keep the memo small
-                self.calls.clear()
-            self.calls[key] = call
+            if ts is None:  # forgotten already: nothing would ever drop it from the memo
+                return name
+            # an offered @nest child says what it runs; its Dask function is fork-join's
+            call = self.calls[key] = (ts.annotations or {}).get(CALL_ANNOTATION) or _dask.task_call(ts, name)
         return call
 
     def _task(self, wired: list[Any], with_children: bool = False) -> SlotTask:

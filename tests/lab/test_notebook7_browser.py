@@ -119,7 +119,7 @@ def test_widget_renders_and_updates_live_in_notebook7():
             lab.screenshot("notebook7-no-seceded")
             shown = list(dict.fromkeys(seen))[-5:]
             raise AssertionError(f"{error}; the status line showed {shown}; the notebook ends with "
-                                 f"{page.inner_text('.jp-NotebookPanel')[-300:]!r}") from None
+                                 f"{page.inner_text('.jp-NotebookPanel')[-300:]!r}; errors: {errors}") from None
         drawn = canvases(lab)
         after = wait_until(lambda: status(lambda t: t != before), 30, f"the status line stayed {before!r}")
         # BokehJS paints on the next animation frame, after the model (and the status text) changed

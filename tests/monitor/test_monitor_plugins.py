@@ -152,6 +152,22 @@ async def test_held_task_shows_in_a_slot_with_key_name_and_inline_count(c, s, a)
     assert snap["totals"]["running"] == 0
 
 
+@gen_cluster(client=True, nthreads=TWO_SLOTS)
+async def test_the_monitor_forgets_the_calls_of_tasks_the_scheduler_forgot(c, s, a):
+    """A kernel that runs recursions for hours must not keep a label for every task it ever showed."""
+    await install(c)
+    release = Event("release", client=c)
+    held = c.map(hold, [release.name] * 2, key=["held-a", "held-b"])
+    await snapshot_where(c, lambda snap: snap["totals"]["running"] == 2, "both tasks in the slots")
+    assert set(s.plugins[_wire.MONITOR_PLUGIN].calls) == {"held-a", "held-b"}
+    await release.set()
+    assert await c.gather(held) == [1, 1]
+    del held
+    await until(lambda: not s.tasks, what="the scheduler to forget the tasks")
+    await snapshot(c)
+    assert s.plugins[_wire.MONITOR_PLUGIN].calls == {}
+
+
 @gen_cluster(client=True, nthreads=ONE_SLOT)
 async def test_task_waiting_for_the_only_slot_is_queued(c, s, a):
     await install(c)
