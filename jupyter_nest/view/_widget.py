@@ -51,6 +51,34 @@ _SERVER_LOADER = """(function (version, files) {
   }
 })(%s, %s);"""
 
+# jupyter_bokeh sends each document patch as three comm messages (header, metadata, content), and
+# a view's BokehJS Receiver takes them by position. A view that starts counting in the middle of a
+# patch (made while the update thread sends one, as Notebook 7 does on Run All under load) reads
+# every later patch out of step and drops it: the view never changes again. This makes the
+# Receiver start a message at the next header wherever it is, and skip anything else while it
+# waits for one; a view in step gets exactly what it got before.
+_RESYNC = """(function (version) {
+  var B = window.Bokeh;
+  B = B && B[version] && B[version].require ? B[version] : B;
+  if (!B || !B.require) { return; }
+  var R;
+  try { R = B.require("protocol/receiver").Receiver; } catch (e) { return; }
+  var p = R.prototype;
+  if (p.jupyterNestResync) { return; }
+  p.jupyterNestResync = true;
+  function header(f) {
+    if (typeof f !== "string" || f.length > 2000 || f.indexOf('"msgtype"') < 0) { return false; }
+    try { var h = JSON.parse(f); return h !== null && typeof h.msgtype === "string" && "msgid" in h; }
+    catch (e) { return false; }
+  }
+  var start = p._HEADER;
+  p._HEADER = function (f) { if (header(f)) { start.call(this, f); } };
+  ["_METADATA", "_CONTENT", "_BUFFER_HEADER"].forEach(function (name) {
+    var step = p[name];
+    p[name] = function (f) { (header(f) ? start : step).call(this, f); };
+  });
+})(%s);"""
+
 
 def _in_vscode() -> bool:
     return any(name.startswith("VSCODE_") for name in os.environ)
@@ -74,14 +102,16 @@ def bokehjs_files(layout: Any) -> list[str]:
 def _load_bokehjs(layout: Any) -> None:
     """Make sure the page has BokehJS before the widget renders, without storing BokehJS in the notebook.
 
-    ``jupyter-nest.widget.bokehjs``: ``server`` emits a 1 KB loader, with every view (an output
+    ``jupyter-nest.widget.bokehjs``: ``server`` emits a 2 KB loader, with every view (an output
     cleared or a page reloaded takes its BokehJS with it); ``inline`` the whole of BokehJS (4 MB)
     once per kernel, for front ends without a Jupyter server (VS Code); ``auto`` picks inline in
     VS Code only.
     """
     global _inline_loaded
+    import bokeh
     from IPython.display import display
 
+    resync = _RESYNC % json.dumps(bokeh.__version__)
     mode = config.get("widget.bokehjs")
     if mode not in ("auto", "server", "inline"):
         raise NestError(f"jupyter-nest.widget.bokehjs is {mode!r}: set it to auto, server or inline")
@@ -91,12 +121,11 @@ def _load_bokehjs(layout: Any) -> None:
             from bokeh.resources import INLINE
 
             output_notebook(INLINE, hide_banner=True)
+            display({"application/javascript": resync}, raw=True)
             _inline_loaded = True
         return
-    import bokeh
-
     loader = _SERVER_LOADER % (json.dumps(bokeh.__version__), json.dumps(bokehjs_files(layout)))
-    display({"application/javascript": loader}, raw=True)
+    display({"application/javascript": f"{loader}\n{resync}"}, raw=True)
 
 
 class _Model(BokehModel):
