@@ -72,6 +72,7 @@ from ._worker import (
     queued,
     scheduler_rpc,
     task_state,
+    was_cancelled,
 )
 
 __all__ = [
@@ -126,5 +127,6 @@ __all__ = [
     "wait_unless_stopped",
     "wait_was_cancelled",
     "waits_on_futures",
+    "was_cancelled",
     "worker_memory",
 ]

@@ -13,6 +13,8 @@ from distributed.protocol import pickle as _pickle
 from distributed.protocol.serialize import ToPickle
 from distributed.utils import sync
 
+from ._worker import task_state
+
 __all__ = ["FutureCancelledError", "HookedClient", "ToPickle", "sync"]
 
 # The coroutines of a Client's blocking waits, as ``Client.sync`` receives them.
@@ -70,22 +72,27 @@ def awaited_futures(client: Client, func: Callable[..., Any], args: tuple[Any, .
     return None
 
 
-async def wait_unless_stopped(stop: asyncio.Event, key: Any, func: Callable[..., Any], *args: Any,
+async def wait_unless_stopped(stop: asyncio.Event, key: Any, worker: Any, func: Callable[..., Any], *args: Any,
                               **kwargs: Any) -> Any:
     """Run the client wait ``func(*args, **kwargs)`` until it ends, or until ``stop`` is set.
 
-    ``stop`` is set when task ``key``, whose thread waits, was cancelled: its wait then ends at
-    once with a ``FutureCancelledError``, instead of when the futures it waits on are cancelled
-    in turn (their cancels travel one graph update after another).
+    ``stop`` is set when task ``key``, whose thread waits on ``worker``, was cancelled: its wait then
+    ends at once with a ``FutureCancelledError``, instead of when the futures it waits on are
+    cancelled in turn (their cancels travel one graph update after another). A task Dask resumed
+    meanwhile (its key was asked for again while its thread still ran) waits on.
     """
     work = asyncio.ensure_future(func(*args, **kwargs))
-    halt = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        halt.cancel()
-    if work.done():
-        return work.result()
+    while True:
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+        if work.done():
+            return work.result()
+        if task_state(worker, key) == "cancelled":
+            break
+        stop.clear()
     work.cancel()
     raise FutureCancelledError(key, reason="cancelled", msg="the task waiting was cancelled")
 

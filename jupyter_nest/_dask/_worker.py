@@ -11,7 +11,8 @@ from typing import Any
 from distributed import Security
 from distributed.core import rpc
 
-__all__ = ["call_from_task", "forget_removed_workers_in_client", "nthreads", "queued", "scheduler_rpc", "task_state"]
+__all__ = ["call_from_task", "forget_removed_workers_in_client", "nthreads", "queued", "scheduler_rpc", "task_state",
+           "was_cancelled"]
 
 
 def nthreads(worker: Any) -> int:
@@ -28,6 +29,16 @@ def task_state(worker: Any, key: Any) -> str | None:
     """The worker-side state of task ``key`` (``executing``, ``long-running``, ``cancelled``...), or ``None``."""
     ts = worker.state.tasks.get(key)
     return None if ts is None else ts.state
+
+
+def was_cancelled(worker: Any, key: Any, start: str) -> bool:
+    """Whether the transition out of ``start`` a worker plugin just heard of left task ``key`` cancelled.
+
+    Dask tells worker plugins the state a transition was asked for, not the one the task reached: a
+    running task the scheduler releases comes as ``executing -> released``, and is ``cancelled``
+    (its thread runs on). A plugin that waits for ``finish == "cancelled"`` never hears of it.
+    """
+    return start in ("executing", "long-running") and task_state(worker, key) == "cancelled"
 
 
 def forget_removed_workers_in_client(worker: Any) -> None:

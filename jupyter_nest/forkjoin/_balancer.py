@@ -34,8 +34,6 @@ from .._wire import (
 )
 from ._ledger import ledger_of
 
-_RUNNING = frozenset({"executing", "long-running"})
-
 
 class OfferPlugin(WorkerPlugin):
     """Worker half of work sharing."""
@@ -100,7 +98,7 @@ class OfferPlugin(WorkerPlugin):
         self.ledger.worker_left(address)
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-        if start in _RUNNING and finish == "cancelled":
+        if _dask.was_cancelled(self.worker, key, start):
             self.ledger.cancel(key)
         elif start == "executing" and finish == "long-running" and key in self.ledger.contexts:
             # A nest task gave up its slot to wait for a child running elsewhere. The

@@ -69,10 +69,11 @@ class RuntimePlugin(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker: Worker) -> None:
+        self.worker = worker
         _dask.forget_removed_workers_in_client(worker)
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-        if finish == "cancelled":
+        if _dask.was_cancelled(self.worker, key, start):
             stop_wait(key)
 
     async def teardown(self, worker: Worker) -> None:

@@ -245,7 +245,8 @@ class NestClient(_dask.HookedClient):
                 else:
                     with _stoppable(key) as stop:
                         _stop_if_cancelled()  # after _stoppable: a cancel from now on sets stop
-                        result = super().sync(_dask.wait_unless_stopped, stop, key, func, *args,
+                        worker = distributed.get_worker()
+                        result = super().sync(_dask.wait_unless_stopped, stop, key, worker, func, *args,
                                               asynchronous=False, callback_timeout=callback_timeout, **kwargs)
             except KeyboardInterrupt:
                 if not _dask.in_task():
