@@ -101,11 +101,14 @@ def main() -> None:
             del reply
             if time.monotonic() >= next_sample:
                 kernel.run("import gc; gc.collect()").check()
-                row = sample(kernel.pid) | {"rounds": rounds}
+                # live Python objects: flat while RSS grows means the growth is outside Python's heap
+                blocks = kernel.value("__import__('sys').getallocatedblocks()")
+                row = sample(kernel.pid) | {"py_blocks_k": blocks / 1000, "rounds": rounds}
                 rows.append(row)
                 print(json.dumps({k: round(v, 1) for k, v in row.items()}), flush=True)
                 next_sample += 60
-        print("per minute:", {k: round(slope([r[k] for r in rows]), 3) for k in ("rss_mb", "threads", "fds")},
+        measures = ("rss_mb", "py_blocks_k", "threads", "fds")
+        print("per minute:", {k: round(slope([r[k] for r in rows]), 3) for k in measures},
               "over", len(rows), "samples,", rounds, "recursions")
     finally:
         kernel.shutdown()

@@ -26,7 +26,9 @@ def fib_plain_dask(n):
 
 def spread(depth):
     if depth == 0:
-        time.sleep(60)
+        # long enough that the tree (16 leaves on 2 slots) is still running at the interrupt, short enough that
+        # the cancelled leaves, which sleep on in their threads, free the slots soon for the next test
+        time.sleep(10)
         return 1
     c = jupyter_nest.get_client()
     return sum(c.gather([c.submit(spread, depth - 1, pure=False) for _ in range(2)]))

@@ -14,10 +14,12 @@ def wait_whole(client: distributed.Client, workers: int, timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while live := client.run_on_scheduler(_live_tasks):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{live} tasks still run or wait on the scheduler after {timeout} s: the cluster "
-                               "is not as a test should find it")
+            raise TimeoutError(f"{len(live)} tasks still run or wait on the scheduler after {timeout} s: the "
+                               f"cluster is not as a test should find it: {live[:5]}")
         time.sleep(0.05)
 
 
-def _live_tasks(dask_scheduler: Any) -> int:
-    return sum(ts.state in ("waiting", "queued", "processing", "no-worker") for ts in dask_scheduler.tasks.values())
+def _live_tasks(dask_scheduler: Any) -> list[str]:
+    return [f"{ts.key} {ts.state} on {ts.processing_on and ts.processing_on.address} for "
+            f"{sorted(cs.client_key for cs in ts.who_wants or ())} waiting on {[d.key for d in ts.waiting_on or ()]}"
+            for ts in dask_scheduler.tasks.values() if ts.state in ("waiting", "queued", "processing", "no-worker")]
