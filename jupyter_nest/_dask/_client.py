@@ -93,8 +93,15 @@ async def wait_unless_stopped(stop: asyncio.Event, key: Any, worker: Any, func: 
         if task_state(worker, key) == "cancelled":
             break
         stop.clear()
-    work.cancel()
+    # Not work.cancel(): concurrent gathers of a client share one request (Client._gather_future), and
+    # cancelling this wait would cancel theirs too. Left alone, it ends with the futures it waits on.
+    work.add_done_callback(_retrieved)
     raise FutureCancelledError(key, reason="cancelled", msg="the task waiting was cancelled")
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # nobody awaits it any more: no "exception was never retrieved" on the log
 
 
 def wait_was_cancelled(error: BaseException) -> bool:
