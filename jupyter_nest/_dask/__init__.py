@@ -57,6 +57,7 @@ from ._scheduler import (
     worker_memory,
 )
 from ._threads import (
+    current_frames,
     in_pool_thread,
     in_task,
     pool_thread_idents,
@@ -96,6 +97,7 @@ __all__ = [
     "close_cluster",
     "close_on_loop",
     "connect_comm",
+    "current_frames",
     "desire_keys",
     "forget_finished_spans",
     "forget_removed_workers_in_client",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
+from types import FrameType
 from typing import Any
 
 from distributed.threadpoolexecutor import thread_state as _pool_state
@@ -40,6 +43,23 @@ def task_threads(worker: Any) -> dict[Any, int]:
     # list() copies in one step: task threads add and remove themselves while this runs on the event loop
     # (the monitor's tick raised "dictionary changed size during iteration")
     return {key: ident for ident, key in list(worker.active_threads.items())}
+
+
+def current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()``, with the garbage collector paused while it runs.
+
+    On CPython 3.11 a collection starting inside it (it makes frame objects) runs callbacks that can
+    hand the GIL to another thread while it holds the interpreter's list of threads; a thread starting
+    or ending then waits for that list with the GIL held, and the process freezes for good (CPython
+    gh-106883). A worker whose tasks secede starts and ends threads all the time: a chaos run froze one.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if paused:
+            gc.enable()
 
 
 _CLIENT_WAITS = frozenset({"_gather", "_result", "_wait", "_exception", "_traceback", "wait_unless_stopped"})

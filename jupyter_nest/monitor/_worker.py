@@ -10,7 +10,6 @@ the hang detector warns about).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -111,7 +110,7 @@ class SlotsPlugin(WorkerPlugin):
             del self.seceded[key]  # rejoined: it holds a slot again
             self._take_slot(key)
             self.changed = True
-        frames = sys._current_frames()
+        frames = _dask.current_frames()
         now = time.time()
         blocked = {}
         for key in self.slots:

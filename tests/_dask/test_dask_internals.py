@@ -70,7 +70,7 @@ async def test_worker_state_readers(c, s, a):
     assert _dask.task_state(a, "nope") is None
     ident = _dask.task_threads(a)["first"]
     assert ident in _dask.pool_thread_idents(a)
-    assert _dask.waits_on_futures(sys._current_frames()[ident]) is False  # it waits on an Event
+    assert _dask.waits_on_futures(_dask.current_frames()[ident]) is False  # it waits on an Event
 
     await release.set()
     assert await first == ident
@@ -90,10 +90,10 @@ async def test_a_thread_blocked_on_futures_is_seen_as_waiting(c, s, a):
 
     def waiting():
         ident = _dask.task_threads(a).get("waiter")
-        return ident is not None and _dask.waits_on_futures(sys._current_frames().get(ident))
+        return ident is not None and _dask.waits_on_futures(_dask.current_frames().get(ident))
 
     await until(waiting, what="the waiter to block in Client.sync")
-    frame = sys._current_frames()[_dask.task_threads(a)["waiter"]]
+    frame = _dask.current_frames()[_dask.task_threads(a)["waiter"]]
     assert _dask.waits_on_futures(frame, unless_from=(__name__,)) is False  # called from this module
     await release.set()
     await waiter

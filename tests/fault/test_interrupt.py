@@ -69,9 +69,10 @@ def busy_tasks():
     live = client.run_on_scheduler(lambda dask_scheduler: sum(
         ts.state in LIVE for ts in dask_scheduler.tasks.values()))
     def running(dask_worker):
-        import sys, traceback
+        import traceback
+        from jupyter_nest._dask import current_frames  # sys._current_frames() can freeze a worker (see there)
         return sum(any(f.name in TREE for f in traceback.extract_stack(frame))
-                   for frame in sys._current_frames().values())
+                   for frame in current_frames().values())
     try:
         return live + sum(client.run(running).values())
     except OSError:  # a worker went away mid-poll (seen once, after a %%nest_submit interrupt): ask again
@@ -90,9 +91,10 @@ def what_runs():
         (ts.state, ts.key.split("-")[0]) for ts in dask_scheduler.tasks.values()
         if ts.state in LIVE)))
     def stacks(dask_worker):
-        import sys, traceback
+        import traceback
+        from jupyter_nest._dask import current_frames
         return [" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_stack(frame)[-6:]))
-                for frame in sys._current_frames().values()
+                for frame in current_frames().values()
                 if any(f.name in TREE for f in traceback.extract_stack(frame))]
     def pool(dask_worker):
         e = dask_worker.executors["default"]

@@ -7,6 +7,8 @@ Fast tier: ``gen_cluster`` runs the scheduler and workers in this process; tasks
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 # jupyter_nest.config before distributed.utils_test: gen_cluster resets dask.config to what it was when
@@ -243,3 +245,59 @@ async def test_task_waiting_without_seceding_is_blocked(c, s, a):
     await release.set()
     assert await parent == 1
     await snapshot_where(c, lambda snap: snap["workers"][0]["blocked"] == [], "the blocked list to empty")
+
+
+FROZEN_SCAN = """
+import gc, sys, threading, time
+import distributed
+from jupyter_nest._wire import SLOTS_PLUGIN
+from jupyter_nest.monitor import SlotsPlugin
+
+running = True
+
+def spin():  # calls make frames that have no frame object yet: sys._current_frames() must create them
+    def depth(n):
+        return depth(n - 1) if n else 0
+    while running:
+        depth(20)
+
+def churn():  # a thread starting or ending takes the interpreter's thread list with the GIL held
+    while running:
+        thread = threading.Thread(target=int)
+        thread.start()
+        thread.join()
+
+if __name__ == "__main__":
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \\
+            distributed.Client(cluster) as client:
+        client.register_plugin(SlotsPlugin(blocked_scan=3600))
+        (worker,) = cluster.workers.values()
+        plugin = worker.plugins[SLOTS_PLUGIN]
+        # a collection at every allocation, whose callback lets another thread take the GIL
+        gc.callbacks.append(lambda phase, info: time.sleep(0))
+        gc.set_threshold(1, 10**6, 10**6)
+        threads = [threading.Thread(target=target) for target in (spin, spin, churn, churn)]
+        for thread in threads:
+            thread.start()
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            plugin._scan()
+        running = False
+        for thread in threads:
+            thread.join()
+        gc.set_threshold(700, 10, 10)
+        print("scanned", flush=True)
+"""
+
+
+def test_the_stack_scan_cannot_freeze_a_worker_whose_threads_come_and_go(tmp_path):
+    # CPython 3.11's sys._current_frames() can start a garbage collection while it holds the list of threads;
+    # with a thread starting or ending at that moment, the worker froze for good (a chaos run: 7 min, until
+    # the scheduler gave it up). The scan runs here every millisecond beside threads that come and go.
+    script = tmp_path / "scan.py"
+    script.write_text(FROZEN_SCAN)
+    try:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the process froze while the slot monitor scanned its threads' stacks") from None
+    assert "scanned" in done.stdout, done.stderr[-2000:]
