@@ -87,6 +87,8 @@ class Progress:
         self.counts = counts(None)
         self._display_id = f"jupyter-nest-progress-{uuid.uuid4().hex}"
         self._stop = threading.Event()
+        # set by stop() and when the future ends: the last update need not wait out the interval
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jupyter-nest-progress", daemon=True)
 
     def _measure(self) -> None:
@@ -117,12 +119,14 @@ class Progress:
             if done and self.counts["total"]:
                 self.counts["done"] = self.counts["total"] - self.counts["failed"]  # nothing runs any more
             update_display(self._bundle(), raw=True, display_id=self._display_id)
-            if done or self.client.status not in ("running", "connecting") or self._stop.wait(self.interval):
+            if done or self.client.status not in ("running", "connecting") or self._stop.is_set():
                 return
+            self._wake.wait(self.interval)
 
     def stop(self) -> None:
         """Stop updating (the bar keeps its last state)."""
         self._stop.set()
+        self._wake.set()
 
     def finish(self) -> None:
         """Stop updating and show the state the future is in now, from this thread.
@@ -130,7 +134,7 @@ class Progress:
         What waited on the future calls it when the wait ends, so the bar says how the run
         ended before the next cell can change it (stopping the cluster cancels every future).
         """
-        self._stop.set()
+        self.stop()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         from IPython.display import update_display
@@ -150,6 +154,7 @@ class Progress:
         display(self._bundle(), raw=True, display_id=self._display_id)
         if not self._thread.is_alive() and not self._stop.is_set():
             self._thread.start()
+            self.future.add_done_callback(lambda _: self._wake.set())
 
     def __repr__(self) -> str:
         return text(self.name, self.counts, time.monotonic() - self.started)
