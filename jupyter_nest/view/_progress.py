@@ -119,9 +119,11 @@ class Progress:
             if done and self.counts["total"]:
                 self.counts["done"] = self.counts["total"] - self.counts["failed"]  # nothing runs any more
             update_display(self._bundle(), raw=True, display_id=self._display_id)
-            if done or self.client.status not in ("running", "connecting") or self._stop.is_set():
+            if done or self.client.status not in ("running", "connecting"):
                 return
             self._wake.wait(self.interval)
+            if self._stop.is_set():
+                return
 
     def stop(self) -> None:
         """Stop updating (the bar keeps its last state)."""
