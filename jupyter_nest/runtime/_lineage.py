@@ -59,8 +59,9 @@ class LineagePlugin(SchedulerPlugin):
     max_tasks : int
         How many finished tasks to remember; the oldest are forgotten first.
     max_trees : int
-        How many trees (tasks with children and no parent) to remember once
-        they finish, the newest: older finished trees are forgotten whole.
+        How many trees to remember once they finish, the newest: older
+        finished trees are forgotten whole. A task with no parent and no
+        children is a tree of one, remembered among as many others.
 
     Examples
     --------
@@ -83,6 +84,7 @@ class LineagePlugin(SchedulerPlugin):
         # ``final`` (bounded, oldest dropped first) once it has forgotten them.
         self.outcome: dict[Any, str] = {}
         self.final: OrderedDict[Any, str] = OrderedDict()
+        self.lone: OrderedDict[Any, str] = OrderedDict()  # how tasks with no lineage ended, newest last
         self.calls: dict[Any, str] = {}
         self.roots: OrderedDict[Any, None] = OrderedDict()  # tasks with children and no parent, newest last
         self.scheduler: Any = None
@@ -111,6 +113,8 @@ class LineagePlugin(SchedulerPlugin):
         parent = _submitting_task.get() or next(iter(named.values()), None)
         if parent is None:
             return
+        if parent in self.lone:  # its submissions arrived after it was forgotten: a tree after all
+            self.final[parent] = self.lone.pop(parent)
         if parent not in self.parent:
             self.roots[parent] = None
             self.roots.move_to_end(parent)
@@ -159,9 +163,12 @@ class LineagePlugin(SchedulerPlugin):
                 # (chaos: 32 of 100 recursions over shared keys were cancelled under worker loss).
                 if outcome == "cancelled":
                     self._cancel(self.children.get(key, ()), key)
-            self.final[key] = outcome
-            if key in self.children and key not in self.parent and key not in self.roots:
-                self._forget_tree(key)
+            if key not in self.parent and key not in self.children:
+                self._remember_lone(key, outcome)
+            else:
+                self.final[key] = outcome
+                if self._unheld(key):
+                    self._forget_tree(key)
             self._evict()
             self._forget_old_spans()
 
@@ -177,6 +184,18 @@ class LineagePlugin(SchedulerPlugin):
         if ts is not None and PARENT_ANNOTATION in (ts.annotations or {}):
             return "inline"
         return "released"
+
+    def _unheld(self, key: Any) -> bool:
+        """No remembered tree holds ``key``: a root no longer among the newest, or a task whose
+        tree was forgotten while it still lived (a future held past its parent's end)."""
+        parent = self.parent.get(key)
+        return key not in self.roots if parent is None else parent not in self.children
+
+    def _remember_lone(self, key: Any, outcome: str) -> None:
+        self.lone[key] = outcome
+        self.lone.move_to_end(key)
+        while len(self.lone) > self.max_trees:
+            self.calls.pop(self.lone.popitem(last=False)[0], None)
 
     def _evict(self) -> None:
         while len(self.final) > self.max_tasks:
@@ -195,8 +214,8 @@ class LineagePlugin(SchedulerPlugin):
         """Forget the finished part of a tree no longer among the newest roots.
 
         A kernel running many small recursions keeps only its last ``max_trees`` trees, not
-        ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay (they go with
-        ``max_tasks``), and so do keys another tree shares.
+        ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay until it forgets
+        them; keys another tree shares stay until ``max_tasks`` drops them.
         """
         stack = [root]
         while stack:
@@ -281,7 +300,7 @@ class LineagePlugin(SchedulerPlugin):
         ts = self.scheduler.tasks.get(key)
         if ts is not None:
             return "finished" if ts.state == "memory" else ts.state
-        return self.final.get(key, "pending")
+        return self.final.get(key) or self.lone.get(key, "pending")
 
     def tree(self, key: Any, max_nodes: int = 2000, max_children: int = 50, max_depth: int = 100,
              max_summary: int = 20_000) -> TreeNode:

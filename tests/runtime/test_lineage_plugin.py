@@ -422,3 +422,43 @@ async def test_only_the_newest_finished_trees_are_remembered(c, s, a, b):
         assert node["state"] == "finished"
         assert sorted(child_keys(node)) == [f"{tag}-leaf-{i}" for i in range(3)]
     assert list(plugin.roots) == ["fan-t2", "fan-t3"]
+
+
+def fan_keeping_one(tag):
+    """Three children; the first stays held (by this worker's client) after the parent returns."""
+    client = jupyter_nest.get_client()
+    futures = [client.submit(inc, i, key=f"{tag}-leaf-{i}") for i in range(3)]
+    KEPT.append(futures[0])
+    return sum(client.gather(futures))
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_a_task_that_outlives_its_forgotten_tree_takes_its_lineage_with_it(c, s, a, b):
+    # Before, its lineage stayed until max_tasks (200,000) others had ended: a soak's kernel grew for hours.
+    await c.register_plugin(LineagePlugin(max_trees=1))
+    await c.register_plugin(RuntimePlugin())
+    plugin = s.plugins[_wire.LINEAGE_PLUGIN]
+    for tag in ("k0", "k1"):
+        assert await c.submit(fan_keeping_one, tag, key=f"fan-{tag}") == 6
+        await until(lambda tag=tag: f"fan-{tag}" not in s.tasks, what="the finished root to be forgotten")
+    assert "k0-leaf-0" in s.tasks and "k0-leaf-0" in plugin.parent  # its tree is gone, it lives on
+    KEPT.clear()
+    await until(lambda: "k0-leaf-0" not in s.tasks and "k1-leaf-0" not in s.tasks,
+                what="the kept children to be forgotten")
+    remembered = set(plugin.final) | set(plugin.parent) | set(plugin.children)
+    assert not {k for k in remembered if str(k).startswith(("fan-k0", "k0-"))}
+    node = await tree(c, "fan-k1")  # the newest tree keeps every child, the late one included
+    assert sorted(child_keys(node)) == [f"k1-leaf-{i}" for i in range(3)]
+    assert {n["state"] for n in node["children"]} == {"finished"}
+
+
+@gen_cluster(client=True, nthreads=[("127.0.0.1", 1)])
+async def test_tasks_with_no_lineage_are_remembered_as_trees_of_one(c, s, a):
+    # Before, every forgotten task was kept until max_tasks others had ended, though no tree names it.
+    await c.register_plugin(LineagePlugin(max_trees=2))
+    plugin = s.plugins[_wire.LINEAGE_PLUGIN]
+    for i in range(5):
+        assert await c.submit(inc, i, key=f"alone-{i}") == i + 1
+        await until(lambda i=i: f"alone-{i}" not in s.tasks, what="the released task to be forgotten")
+    assert [(await tree(c, f"alone-{i}"))["state"] for i in range(5)] == ["pending"] * 3 + ["finished"] * 2
+    assert not plugin.final and not plugin.parent and not plugin.children
