@@ -295,7 +295,8 @@ class LineagePlugin(SchedulerPlugin):
         """The scheduler's state of ``key``; how it ended once forgotten; ``pending`` before it arrives.
 
         A key neither held nor remembered has not reached the scheduler yet (a future submitted a
-        moment ago), or was forgotten longer ago than ``max_tasks`` tasks, whose lineage is dropped too.
+        moment ago), or was forgotten long ago: its tree is older than the newest ``max_trees``, or
+        more than ``max_tasks`` tasks ended after it.
         """
         ts = self.scheduler.tasks.get(key)
         if ts is not None:
