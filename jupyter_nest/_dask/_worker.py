@@ -41,13 +41,24 @@ def was_cancelled(worker: Any, key: Any, start: str) -> bool:
     return start in ("executing", "long-running") and task_state(worker, key) == "cancelled"
 
 
+# A connect to a worker the scheduler removed gets this long, not Dask's connect timeout: a refused connect
+# is retried until the timeout ends, so a dead worker's address held a gather 30 s. A worker that comes back
+# at the same address (fixed ports) accepts a connect within this.
+REMOVED_WORKER_CONNECT_TIMEOUT = 2.0
+
+# How many removed workers a client's pool remembers: one entry a death, so this covers thousands of restarts.
+REMOVED_WORKERS_REMEMBERED = 1024
+
+
 def forget_removed_workers_in_client(worker: Any) -> None:
     """When the scheduler removes a worker, ``worker``'s client forgets its connections to it too.
 
     Dask's worker then drops its own connections to the removed peer and cancels its connects to
     it. The client its tasks gather with has a pool of its own, where a connect to a peer that died
     (refused) retries for the whole connect timeout (30 s): a task gathering a child's result just
-    as the child's worker died waited that long before asking the scheduler.
+    as the child's worker died waited that long before asking the scheduler. The pool's connects
+    under way are cancelled, and later ones to the removed address (the scheduler named it to a
+    gather just before it removed it) give up after ``REMOVED_WORKER_CONNECT_TIMEOUT``.
     """
     handle = worker.stream_handlers["remove-worker"]
     if getattr(handle, "forgets_in_client", False):
@@ -57,11 +68,32 @@ def forget_removed_workers_in_client(worker: Any) -> None:
     def remove_worker(worker: str, stimulus_id: str) -> None:  # the message's fields: `worker` is the peer
         client = getattr(owner, "_client", None)
         if client is not None and client.rpc is not None:
+            removed = _removed_addresses(client.rpc)
+            removed[worker] = None
+            if len(removed) > REMOVED_WORKERS_REMEMBERED:
+                del removed[next(iter(removed))]
             client.rpc.remove(worker, reason=f"The scheduler removed {worker}.")
         handle(worker=worker, stimulus_id=stimulus_id)
 
     remove_worker.forgets_in_client = True  # type: ignore[attr-defined]
     worker.stream_handlers["remove-worker"] = remove_worker
+
+
+def _removed_addresses(pool: Any) -> dict[str, None]:
+    """The addresses of removed workers ``pool`` remembers, oldest first; its connects to them are shortened."""
+    removed: dict[str, None] | None = getattr(pool, "_jupyter_nest_removed", None)
+    if removed is None:
+        removed = pool._jupyter_nest_removed = {}
+        connect = pool.connect
+
+        async def connect_briefly_if_removed(addr: str, timeout: float | None = None) -> Any:
+            if addr in removed:
+                timeout = min(timeout or pool.timeout or REMOVED_WORKER_CONNECT_TIMEOUT,
+                              REMOVED_WORKER_CONNECT_TIMEOUT)
+            return await connect(addr, timeout)
+
+        pool.connect = connect_briefly_if_removed
+    return removed
 
 
 def _never() -> bool:

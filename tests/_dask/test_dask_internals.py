@@ -312,3 +312,24 @@ async def test_a_worker_client_stops_reaching_a_worker_the_scheduler_removed(c, 
     await s.remove_worker(b.address, stimulus_id="test-b-died")
     assert await task == 2
     assert s.loop.time() - started < 20, "the gather waited out the connect timeout (30 s)"
+
+
+def makes_a_worker_client():
+    distributed.get_client()
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS, timeout=90, config={"distributed.comm.timeouts.connect": "30s"})
+async def test_a_worker_client_gives_up_fast_on_a_worker_the_scheduler_removed_before_it_connects(c, s, a, b):
+    # The other order of the same race: the scheduler answers a gather's who_has with b, then removes b, and a
+    # hears of it before its client starts to connect to b. No connect was there to cancel, and a new one to
+    # the dead address was retried for the whole connect timeout (30 s; 1 get_client kill in 400).
+    _dask.forget_removed_workers_in_client(a)
+    await c.submit(makes_a_worker_client, workers=[a.address], pure=False)
+    b.listener.stop()
+    await s.remove_worker(b.address, stimulus_id="test-b-died")
+    await until(lambda: any(event.stimulus_id == "test-b-died" for event in a.state.stimulus_log),
+                what="a to hear that the scheduler removed b")
+    started = s.loop.time()
+    with pytest.raises(OSError):
+        await a._client.rpc.connect(b.address)
+    assert s.loop.time() - started < 10, "the connect to the removed worker waited out the connect timeout"
