@@ -4,11 +4,21 @@ RSS, threads and open files must stay flat.
 Run: ``python benchmarks/soak.py --minutes 10``. Prints one row per minute (after a warm-up minute, which fills
 caches and pools) and the growth per minute of each measure over the soak, from a least-squares line.
 
-Two of Dask's own stores in the kernel are bounded but take far longer than a soak to fill, so they would read as
-growth: ``dask.utils.key_split``'s cache keeps the last 100,000 keys the scheduler met (the soak makes about
-8,000 new keys a minute), and the system monitors of the scheduler and both nannies keep an hour of samples
-(``distributed.admin.system-monitor.log-length``, 7,200). The warm-up fills the first, and the soak's cluster
-keeps a minute of samples instead of an hour, so that the rows measure what still grows once those are full.
+Two of Dask's own stores in the kernel are bounded but change over far longer than a soak, so they would read as
+growth:
+
+- ``dask.utils.key_split``'s ``lru_cache`` keeps the last 100,000 keys the scheduler met. The soak makes about
+  7,000 new keys a minute, so the cache fills in a quarter of an hour, and its dict's table then grows in steps
+  (3.7 MB, then 7.3 MB after 175,000 keys) and fills its entries for another half hour before each rebuild: a
+  saw-tooth of several MB with a period longer than the soak, which reads as 0.7 MB a minute of growth even once
+  the cache is full of keys as long as the soak's. The soak clears the cache before each row, so every row sees
+  it holding the same minute of keys.
+- The system monitors of the scheduler and both nannies keep an hour of samples
+  (``distributed.admin.system-monitor.log-length``, 7,200); the soak's cluster keeps a minute.
+
+Each cell runs 50 recursions (a few seconds, like a notebook's cells): IPython keeps every cell a kernel ran (its
+history, its ``_iN`` variable, its source in ``linecache``), about 1.2 kB a cell, by design and without bound. At
+5 recursions a cell that alone read as 0.2 MB a minute; at 50 it is 0.02 MB a minute.
 """
 
 from __future__ import annotations
@@ -31,10 +41,8 @@ SETUP = """
 import random, dask, dask.utils, distributed, jupyter_nest
 from jupyter_nest import nest
 from IPython.display import display
-# Dask's bounded stores, full before the first row (see the module's docstring)
+# a minute of system-monitor samples, not an hour (see the module's docstring)
 dask.config.set({"distributed.admin.system-monitor.log-length": 120})
-for i in range(dask.utils.key_split.cache_info().maxsize):
-    dask.utils.key_split(f"warm-up-{i}")
 client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
 view = jupyter_nest.widget()
 display(view)
@@ -80,6 +88,7 @@ def one_round(rng):
 
 rng = random.Random(0)
 """
+PER_CELL = 50
 
 
 def sample(pid: int) -> dict[str, float]:
@@ -106,11 +115,11 @@ def main() -> None:
         end = time.monotonic() + 60 * (options.minutes + 1)
         next_sample = time.monotonic() + 60  # warm-up minute
         while time.monotonic() < end:
-            reply = kernel.run("for _ in range(5):\n    one_round(rng)", timeout=300).check()
-            rounds += 5
+            reply = kernel.run(f"for _ in range({PER_CELL}):\n    one_round(rng)", timeout=300).check()
+            rounds += PER_CELL
             del reply
             if time.monotonic() >= next_sample:
-                kernel.run("import gc; gc.collect()").check()
+                kernel.run("dask.utils.key_split.cache_clear()\nimport gc\ngc.collect()").check()
                 # live Python objects: flat while RSS grows means the growth is outside Python's heap
                 blocks = kernel.value("__import__('sys').getallocatedblocks()")
                 row = sample(kernel.pid) | {"py_blocks_k": blocks / 1000, "rounds": rounds}
