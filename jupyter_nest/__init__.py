@@ -13,8 +13,10 @@ or from Python::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import sys
 from typing import TYPE_CHECKING, Any
 
 from . import _compat, _wire
@@ -60,6 +62,9 @@ _PARTS = {
 # Parts whose names find this kernel's cluster through the session, which the cluster part owns.
 _ADOPTING = {"runtime", "forkjoin"}
 
+# Parts that hand out the kernel's client: with any of them loaded, a long wait of the notebook shows progress.
+_CLIENT_PARTS = {"cluster", "forkjoin", "runtime", "submit", "view"}
+
 # Parts users reach as attributes (``jupyter_nest.monitor.snapshot``), imported on first use too.
 _SUBPACKAGES = {"cluster", "config", "errors", "forkjoin", "lab", "magics", "monitor", "runtime", "submit", "view"}
 
@@ -90,10 +95,14 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
+        if name in _CLIENT_PARTS:
+            _show_progress_of_waits()
         return importlib.import_module(f"{__name__}.{name}")
     part = _PARTS.get(name)
     if part is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if part in _CLIENT_PARTS:
+        _show_progress_of_waits()
     if part in _ADOPTING:
         # The cluster part installs the session lookup these parts use, which adopts the user's default
         # Dask client on first use: `fib.spawn(20)` after `Client(LocalCluster())` runs on that cluster.
@@ -101,6 +110,18 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f"{__name__}.{part}"), name)
     globals()[name] = value
     return value
+
+
+def _show_progress_of_waits() -> None:
+    """Let the view show progress bars while the notebook waits (the runtime cannot import the view)."""
+    importlib.import_module(f"{__name__}.runtime").watch_waits(_bars_while_waiting)
+
+
+def _bars_while_waiting(client: Any, futures: list[Any]) -> Any:
+    if "ipykernel" not in sys.modules:
+        return contextlib.nullcontext()  # a script: nothing to show a bar in
+    # The view (and Bokeh) is imported at the first wait of the notebook, not with every part.
+    return importlib.import_module(f"{__name__}.view").bars_while_waiting(client, futures)
 
 
 def __dir__() -> list[str]:

@@ -390,9 +390,7 @@ class NestMagics(Magics):
             # a bar of the cell's task and all it spawns, live while the kernel waits
             bar = view.progress(submission.future, name=args.label or f"cell {count}")
             display(bar)
-            try:
+            with bar.while_waiting():
                 return submit.wait_for(submission)
-            finally:
-                bar.finish()
         StatusLine(submission, name, quiet=cell.rstrip().endswith(";")).show()
         return None

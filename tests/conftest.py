@@ -17,11 +17,18 @@ import jupyter_nest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The notebooks (nbval) run in real kernels with real clusters: the slow tier."""
+    """The notebooks (nbval) run in real kernels with real clusters: the slow tier.
+
+    Kernels started from here on show a wait's progress bar only past 5 s (users get it past 1 s): the
+    notebooks' quick cells wait 0.2-1 s on a quiet machine and several times that on a loaded one, and a
+    bar in some runs only would change their outputs. The one wait they keep a bar of (notebook 05's
+    deadlock, 8 s) is far past 5 s; tests of the bars set their threshold themselves.
+    """
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.kernel)
+            os.environ["DASK_JUPYTER_NEST__PROGRESS__WAIT_BAR_AFTER"] = "5s"
 
 
 def _has_chromium() -> bool:

@@ -5,7 +5,8 @@
 - ``_api``: the functions users call, the worker's client and its plugin;
 - ``_lineage``: the scheduler plugin recording who spawned whom (trees, error
   chains, cancellation of orphans);
-- ``_tree``: :class:`TaskTree`, the tree as the notebook shows it.
+- ``_tree``: :class:`TaskTree`, the tree as the notebook shows it;
+- ``_watch``: the hook through which the view shows progress while the kernel waits.
 """
 
 from ._api import (
@@ -24,6 +25,7 @@ from ._api import (
 from ._client import NestClient, holding_slot
 from ._lineage import LineagePlugin
 from ._tree import TaskTree
+from ._watch import watch_waits
 
 __all__ = [
     "LineagePlugin",
@@ -40,5 +42,6 @@ __all__ = [
     "task_tree",
     "tree_data",
     "use_session_client",
+    "watch_waits",
     "worker_client",
 ]

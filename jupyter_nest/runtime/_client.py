@@ -31,6 +31,7 @@ from distributed import Future
 from .. import _dask
 from .._wire import ADOPT_HANDLER, ALSO_PARENT_HANDLER, ERROR_CHAIN_HANDLER
 from ..errors import NestError
+from ._watch import watched
 
 _policy = threading.local()
 # The stop events of the waits of task threads in this process, by task key (see stop_wait).
@@ -237,7 +238,7 @@ class NestClient(_dask.HookedClient):
             return super().sync(func, *args, asynchronous=asynchronous,
                                 callback_timeout=callback_timeout, **kwargs)
         key = _dask.task_key()
-        with outside_the_pool():
+        with watched(self, awaited), outside_the_pool():
             try:
                 if key is None:
                     result = super().sync(func, *args, asynchronous=False,

@@ -198,12 +198,13 @@ class SlotView:
         self.sources = {name: ColumnDataSource(data=d, name=name) for name, d in data.items()}
         self.layout = column(self._status(), self._legend(), self._slots(), self._counts(), self._tree(),
                              sizing_mode="stretch_width", name="nest-slot-view")
-        # Bokeh's document_ready never comes in a notebook widget; the status line is set soon after
-        # the view shows (and again every second), in every host.
-        # (and the Nest panel sets the status source's data every poll).
+        # Bokeh's document_ready never comes in a notebook widget. The theme follows the status line
+        # and the counts over time: the kernel streams counts to its widget, the Nest panel sets them
+        # every poll, and the status line may stay the same for long.
         theme = CustomJS(args={"figures": self._figures}, code=THEME_JS)
         self._status_div.js_on_change("text", theme)
-        self.sources["nest-status"].js_on_change("data", theme)
+        for change in ("data", "streaming"):
+            self.sources["nest-counts"].js_on_change(change, theme)
         self._last: dict[str, Any] = {}
 
     def _status(self) -> Any:
@@ -211,8 +212,10 @@ class SlotView:
         # colours, and can be read (and selected). The browser copies it from the ``nest-status``
         # source, which every host pushes.
         source = self.sources["nest-status"]
+        # The tag puts the source in the layout's document: the Nest panel's embedded copy holds only
+        # what the layout reaches, and updates sources by name.
         div = Div(text=source.data["text"][0], render_as_text=True, sizing_mode="stretch_width",
-                  name="nest-status-text", css_classes=["jp-Nest-view-status"],
+                  name="nest-status-text", css_classes=["jp-Nest-view-status"], tags=[source],
                   styles={"font-size": "13px", "padding": "4px"})
         source.js_on_change("data", CustomJS(args={"div": div, "source": source},
                                              code=_STATUS_JS))

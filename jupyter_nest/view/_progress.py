@@ -13,6 +13,9 @@ import html
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from dask.utils import key_split
 from distributed import Future
@@ -25,6 +28,8 @@ from ..runtime import tree_data
 _ENDED = frozenset({"finished", "erred", "cancelled", "released", "inline"})
 _FAILED = frozenset({"erred"})
 _WAITING = frozenset({"waiting", "queued", "no-worker", "pending"})
+# Keys with a bar updating now: a wait on them shows no second one.
+_live: set[Any] = set()
 
 
 def counts(tree: TreeNode | None, seceded: int = 0) -> dict[str, int]:
@@ -87,6 +92,9 @@ class Progress:
         self.counts = counts(None)
         self._display_id = f"jupyter-nest-progress-{uuid.uuid4().hex}"
         self._stop = threading.Event()
+        # Held from the check of _stop to the update it allows: once stop() returns, no update of the
+        # thread's can land after the final one.
+        self._updating = threading.Lock()
         # set by stop() and when the future ends: the last update need not wait out the interval
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jupyter-nest-progress", daemon=True)
@@ -99,11 +107,16 @@ class Progress:
             seceded = 0
         self.counts = counts(tree, seceded)
 
+    def _refresh(self) -> None:
+        try:
+            self._measure()
+        except Exception:
+            pass  # the cluster went away: keep the last counts
+
     def _bundle(self, status: str | None = None) -> dict[str, str]:
+        """The bar as display data; ``status`` (how the run ended) only with the counts measured after it."""
         elapsed = time.monotonic() - self.started
-        final = ""
-        if status is not None or self.future.done():
-            final = f" · {status or self.future.status}"
+        final = "" if status is None else f" · {status}"
         return {"text/plain": text(self.name, self.counts, elapsed) + final,
                 "text/html": _html(self.name, self.counts, elapsed, final)}
 
@@ -112,23 +125,36 @@ class Progress:
 
         while True:
             done = self.future.done()
-            try:
-                self._measure()
-            except Exception:
-                pass  # the cluster went away: keep the last counts
+            self._refresh()
             if done and self.counts["total"]:
                 self.counts["done"] = self.counts["total"] - self.counts["failed"]  # nothing runs any more
-            update_display(self._bundle(), raw=True, display_id=self._display_id)
+            with self._updating:
+                if self._stop.is_set():
+                    break
+                update_display(self._bundle(self.future.status if done else None), raw=True,
+                               display_id=self._display_id)
             if done or self.client.status not in ("running", "connecting"):
-                return
+                break
             self._wake.wait(self.interval)
-            if self._stop.is_set():
-                return
+        _live.discard(self.future.key)
 
     def stop(self) -> None:
         """Stop updating (the bar keeps its last state)."""
-        self._stop.set()
+        with self._updating:
+            self._stop.set()
         self._wake.set()
+
+    def interrupt(self) -> None:
+        """Stop updating at once and mark the bar interrupted, asking the cluster nothing.
+
+        An interrupted wait calls it: the tree is being cancelled, and a last measure of a
+        large tree would hold up the cell (and the scheduler) while it stops.
+        """
+        from IPython.display import update_display
+
+        self.stop()
+        _live.discard(self.future.key)
+        update_display(self._bundle("interrupted"), raw=True, display_id=self._display_id)
 
     def finish(self) -> None:
         """Stop updating and show the state the future is in now, from this thread.
@@ -139,22 +165,39 @@ class Progress:
         self.stop()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        _live.discard(self.future.key)
         from IPython.display import update_display
 
         status = self.future.status
-        try:
-            self._measure()
-        except Exception:
-            pass  # the cluster went away: keep the last counts
+        self._refresh()
         if status == "finished" and self.counts["total"]:
             self.counts["done"] = self.counts["total"] - self.counts["failed"]
         update_display(self._bundle(status), raw=True, display_id=self._display_id)
+
+    @contextmanager
+    def while_waiting(self) -> Iterator[Progress]:
+        """End the bar with the wait it wraps: with its final counts, or at once when interrupted.
+
+        Examples
+        --------
+        >>> bar = progress(future)  # doctest: +SKIP
+        >>> display(bar)  # doctest: +SKIP
+        >>> with bar.while_waiting():  # doctest: +SKIP
+        ...     future.result()
+        """
+        try:
+            yield self
+        except BaseException as error:
+            _end([self], error)
+            raise
+        _end([self], None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self._bundle(), raw=True, display_id=self._display_id)
         if not self._thread.is_alive() and not self._stop.is_set():
+            _live.add(self.future.key)
             self._thread.start()
             self.future.add_done_callback(lambda _: self._wake.set())
 
@@ -194,3 +237,79 @@ def progress(future: Future, interval: float | None = None, name: str | None = N
         raise TypeError(f"progress needs a distributed Future (from client.submit or f.spawn), not {type(future)!r}")
     cluster.require("progress")
     return Progress(future, interval=interval, name=name)
+
+
+@contextmanager
+def bars_while_waiting(client: Any, futures: list[Future]) -> Iterator[None]:
+    """Show a progress bar per awaited root when the kernel's wait on ``futures`` outlasts a moment.
+
+    The runtime calls it around every wait of the kernel's main thread (``future.result()``,
+    ``client.gather``, ``f.spawn(n).result()``); a quick wait shows nothing. Set
+    ``jupyter-nest.progress.wait-bar: false`` to turn the bars off.
+
+    Examples
+    --------
+    >>> with bars_while_waiting(client, [future]):  # doctest: +SKIP
+    ...     future.result()
+    """
+    roots = _roots(futures)
+    if not roots:
+        yield
+        return
+    started = time.monotonic()
+    after = config.seconds("progress.wait-bar-after")
+    ended = threading.Event()
+    # Held from the check of `ended` to the bar's display: after the wait ends, no new bar appears.
+    showing = threading.Lock()
+    bars: list[Progress] = []
+
+    def show() -> None:
+        from IPython.display import display
+
+        if ended.wait(after):
+            return
+        for future in roots:
+            if future.key not in _live and not future.done():
+                bar = Progress(future)
+                bar.started = started  # the time the cell has waited
+                # shown before its first measure, which its own thread makes: under load a measure of a
+                # large tree takes seconds, and the bar would come too late to show the wait at all
+                with showing:
+                    if ended.is_set():
+                        return
+                    display(bar)
+                    bars.append(bar)
+
+    threading.Thread(target=show, name="jupyter-nest-wait-bars", daemon=True).start()
+    try:
+        yield
+    except BaseException as error:
+        with showing:
+            ended.set()
+        _end(bars, error)
+        raise
+    with showing:
+        ended.set()
+    _end(bars, None)
+
+
+def _end(bars: list[Progress], error: BaseException | None) -> None:
+    """End the bars of a wait that returned or raised ``error``."""
+    for bar in bars:
+        if error is None or isinstance(error, Exception):
+            bar.finish()  # a failed tree's counts say where it failed
+        else:
+            bar.interrupt()  # KeyboardInterrupt: the cell returns while the tree is cancelled
+
+
+def _roots(futures: list[Future]) -> list[Future]:
+    """The futures a wait shows bars of: none outside a kernel, when turned off, or past ``wait-bar-limit``."""
+    if not config.get("progress.wait-bar"):
+        return []
+    from IPython import get_ipython
+
+    if getattr(get_ipython(), "kernel", None) is None:
+        return []  # a script or a terminal IPython: no display to update in place
+    roots = list({f.key: f for f in futures if f.key not in _live and not f.done()}.values())
+    # Many roots are a collection (dask.compute of an array, a gather of a map), not a few recursions.
+    return roots if len(roots) <= int(config.get("progress.wait-bar-limit")) else []

@@ -1,4 +1,4 @@
-"""The slot view's colours, legend and dark-theme script, shared by its slots, tree and legend."""
+"""The slot view's colours, legend and theme script, shared by its slots, tree and legend."""
 
 from __future__ import annotations
 
@@ -26,39 +26,43 @@ TREE_COLORS = {
     "forgotten": STATE_COLORS["cancelled"], "hidden": "#bdbdbd",
 }
 
-# JupyterLab's dark themes: Bokeh draws on canvases with its own colours, so take the page's
-# (--jp-* CSS variables) once the view is on the page. Outside JupyterLab nothing changes.
+# JupyterLab's themes: Bokeh draws on canvases with its own colours, so a dark theme takes the page's
+# (--jp-* CSS variables) and a light one gets Bokeh's own back. The script runs with every update, so
+# a theme switched while the view shows is followed at the next. Outside JupyterLab nothing changes.
 THEME_JS = """
-const body = document.body
-if (body.dataset.jpThemeLight !== "false") { return }
-const css = getComputedStyle(body)
+const mode = document.body.dataset.jpThemeLight
+if (mode === undefined) { return }
+const dark = mode === "false"
+const css = getComputedStyle(document.body)
 const color = (name, fallback) => (css.getPropertyValue(name) || fallback).trim()
-const background = color("--jp-layout-color0", "#111111")
-const text = color("--jp-ui-font-color1", "#dddddd")
-const line = color("--jp-border-color1", "#555555")
+const page = {background: color("--jp-layout-color0", "#111111"), text: color("--jp-ui-font-color1", "#dddddd"),
+              line: color("--jp-border-color1", "#555555")}
+const want = dark ? page.background + page.text : "light"
 for (const fig of figures) {
-    if (fig.background_fill_color === background) { continue }  // done already: this runs often
-    fig.background_fill_color = background
-    fig.border_fill_color = background
-    fig.outline_line_color = line
-    if (fig.title) { fig.title.text_color = text }
-    for (const part of [...fig.left, ...fig.right, ...fig.below, ...fig.above, ...fig.center]) {
-        if (part.major_label_text_color !== undefined) {
-            part.major_label_text_color = text
-            part.axis_line_color = line
-            part.major_tick_line_color = line
-            part.minor_tick_line_color = line
-        } else if (part.label_text_color !== undefined) {
-            part.label_text_color = text
-            part.background_fill_color = background
-            part.border_line_color = line
-        } else if (part.grid_line_color !== undefined && part.grid_line_color !== null) {
-            part.grid_line_color = line
+    if (fig._nest_theme === want) { continue }  // done already
+    if (fig._nest_parts === undefined) {
+        // each themed colour of the figure: the model, its attribute, what it is, and its light value
+        const parts = [[fig, "background_fill_color", "background"], [fig, "border_fill_color", "background"],
+                       [fig, "outline_line_color", "line"]]
+        if (fig.title) { parts.push([fig.title, "text_color", "text"]) }
+        for (const part of [...fig.left, ...fig.right, ...fig.below, ...fig.above, ...fig.center]) {
+            if (part.major_label_text_color !== undefined) {
+                parts.push([part, "major_label_text_color", "text"], [part, "axis_line_color", "line"],
+                           [part, "major_tick_line_color", "line"], [part, "minor_tick_line_color", "line"])
+            } else if (part.label_text_color !== undefined) {
+                parts.push([part, "label_text_color", "text"], [part, "background_fill_color", "background"],
+                           [part, "border_line_color", "line"])
+            } else if (part.grid_line_color !== undefined && part.grid_line_color !== null) {
+                parts.push([part, "grid_line_color", "line"])
+            }
         }
+        for (const r of fig.renderers) {
+            // text outside the coloured boxes: the workers' labels
+            if (r.data_source && r.data_source.name === "nest-labels") { parts.push([r.glyph, "text_color", "text"]) }
+        }
+        fig._nest_parts = parts.map(([model, name, kind]) => [model, name, kind, model[name]])
     }
-    for (const r of fig.renderers) {
-        // text outside the coloured boxes: the workers' labels
-        if (r.data_source && r.data_source.name === "nest-labels") { r.glyph.text_color = text }
-    }
+    for (const [model, name, kind, light] of fig._nest_parts) { model[name] = dark ? page[kind] : light }
+    fig._nest_theme = want
 }
 """

@@ -6,10 +6,13 @@ and no worker thread may still run its code. The test prints how long each took;
 stops within 2 s (the goal). The bounds here leave room for a busy CI machine, which runs everything at half speed
 or less (with two busy loops beside the test, cells returned after up to 6.4 s and trees stopped after up to 13 s),
 while a tree that does not stop at all waits out until_idle's 30 s, and a wedged worker fails the next recursion.
+Every wait shows its progress bar before the interrupt (as a user's would, past 1 s): the bar must end marked
+interrupted, without a last measure of the tree holding the cell up, and with no update after the cell's error.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -21,6 +24,8 @@ SETUP = '''
 import dask, distributed, time, jupyter_nest
 from jupyter_nest import nest
 client = %nest_cluster start --workers 2 --threads 1 --no-dashboard
+# the default, whatever the environment says: every wait below shows its progress bar before the interrupt
+dask.config.set({"jupyter-nest.progress.wait-bar-after": "1s"})
 
 def leaf():
     end = time.perf_counter() + 0.02
@@ -116,6 +121,9 @@ RECURSIONS = {
 }
 
 
+BAR = re.compile(r"▕[█░]*▏")
+
+
 @pytest.fixture(scope="module")
 def k(module_kernel):
     module_kernel.run(SETUP, timeout=120).check()
@@ -128,9 +136,17 @@ def test_an_interrupt_stops_the_whole_tree_within_two_seconds(k, api):
     time.sleep(2.5)  # the tree is spread over both workers by now
     k.manager.interrupt_kernel()
     interrupted = time.monotonic()
-    error = k.collect(cell, timeout=30).error
+    reply = k.collect(cell, timeout=30)
+    error = reply.error
     returned = time.monotonic() - interrupted
     assert error is not None and error["ename"] == "KeyboardInterrupt", error
+    # the wait's progress bar says so, and no update of it comes after the cell's error
+    bars = [i for i, m in enumerate(reply.messages)
+            if m["msg_type"] in ("display_data", "update_display_data") and BAR.search(m["content"]["data"]["text/plain"])]
+    assert bars, [m["msg_type"] for m in reply.messages]
+    last = reply.messages[bars[-1]]["content"]["data"]["text/plain"]
+    assert last.endswith("· interrupted"), last
+    assert bars[-1] < next(i for i, m in enumerate(reply.messages) if m["msg_type"] == "error")
     # measured in the kernel, which polls the cluster much faster than this test can ask the kernel
     waited = k.value("until_idle()")
     stopped = returned + waited

@@ -2,7 +2,8 @@
 it lost count of the patches the kernel sends.
 
 Screenshots land in ``screenshots/`` (gitignored): ``view-reopened.png``, ``view-dark.png`` (the view in
-JupyterLab Dark), ``view-panel-280.png`` (the live slots in the Nest side panel, 280 px wide).
+JupyterLab Dark), ``view-panel-280.png`` (the live slots in the Nest side panel, 280 px wide), and
+``view-panel-dark.png`` / ``view-panel-light.png`` (the panel's figures as the theme switches).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ CELLS = [
     "    view.model.send({'msg': 'patch', 'payload': '{}'})\nbusy = client.submit(time.sleep, 3, pure=False)",
 ]
 STATUS = ".jp-NotebookPanel .jp-OutputArea-output .jp-Nest-view-status .bk-clearfix"
+PANEL_STATUS = ".jp-Nest-slots .jp-Nest-view-status .bk-clearfix"
+PANEL_FIGURE = ".jp-Nest-slots .bk-Figure"
 
 
 # Elements (also inside Bokeh's shadow roots) whose text or content is wider than their box, or than the panel.
@@ -50,6 +53,18 @@ OVERFLOWING = """panel => {
     walk(panel)
     return found.slice(0, 10)
 }"""
+
+
+def brightness_of(lab: LabBrowser, selector: str, name: str) -> float:
+    """The mean brightness (0-255) of the first element ``selector`` matches, from a screenshot saved as ``name``."""
+    path = lab.screenshot(name, selector)
+    return ImageStat.Stat(Image.open(path).convert("L")).mean[0]
+
+
+def luminance(css_color: str) -> float:
+    """The relative luminance (0 black - 1 white) of a CSS ``rgb()``/``rgba()`` colour."""
+    red, green, blue = (int(v) / 255 for v in re.findall(r"[\d.]+", css_color)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def run_cell(lab: LabBrowser, index: int) -> None:
@@ -104,11 +119,24 @@ def test_a_view_reopened_after_close_shows_the_cluster_and_updates():
                           "[280 / width, (width - 280) / width, 0]); }")
         lab.page.click(".jp-Nest-cluster .jp-Nest-show")
         lab.wait_for(".jp-Nest-slots .bk-Canvas, .jp-Nest-slots canvas", state="attached")
-        lab.wait_for_text(".jp-Nest-slots .jp-Nest-view-status .bk-clearfix", r"1 worker")
+        lab.wait_for_text(PANEL_STATUS, r"1 worker")
         lab.page.wait_for_timeout(1000)
         panel = lab.page.locator(".jp-Nest-panel").first
         assert abs(panel.bounding_box()["width"] - 280) < 20, panel.bounding_box()
         overflowing = lab.page.locator(".jp-Nest-panel").evaluate(OVERFLOWING)
         lab.screenshot("view-panel-280")
         assert overflowing == [], overflowing
+
+        # The panel in the dark theme as a person sees it: dark figures, light text, a status that follows
+        # the cluster (work submitted after the panel opened), and back to light with the theme.
+        assert brightness_of(lab, PANEL_FIGURE, "view-panel-dark") < 90
+        assert luminance(lab.page.locator(PANEL_STATUS).evaluate("e => getComputedStyle(e).color")) > 0.6
+        assert luminance(lab.page.locator(".jp-Nest-panel").evaluate("e => getComputedStyle(e).backgroundColor")) < 0.2
+        run_cell(lab, 3)
+        lab.wait_for_text(PANEL_STATUS, r"1/1 slots busy")
+        lab.command("apputils:change-theme", {"theme": "JupyterLab Light"})
+        lab.wait_for('body[data-jp-theme-name="JupyterLab Light"]', state="attached")
+        lab.page.wait_for_timeout(2000)  # the next polls of the panel
+        assert brightness_of(lab, PANEL_FIGURE, "view-panel-light") > 160
+        assert luminance(lab.page.locator(PANEL_STATUS).evaluate("e => getComputedStyle(e).color")) < 0.4
     print(f"browser test took {time.monotonic() - started:.0f} s")
