@@ -10,9 +10,8 @@ growth:
 - ``dask.utils.key_split``'s ``lru_cache`` keeps the last 100,000 keys the scheduler met. The soak makes about
   7,000 new keys a minute, so the cache fills in a quarter of an hour, and its dict's table then grows in steps
   (3.7 MB, then 7.3 MB after 175,000 keys) and fills its entries for another half hour before each rebuild: a
-  saw-tooth of several MB with a period longer than the soak, which reads as 0.7 MB a minute of growth even once
-  the cache is full of keys as long as the soak's. The soak clears the cache before each row, so every row sees
-  it holding the same minute of keys.
+  saw-tooth of several MB with a period longer than the soak. The soak clears the cache before each row, so every
+  row sees it holding the same minute of keys.
 - The system monitors of the scheduler and both nannies keep an hour of samples
   (``distributed.admin.system-monitor.log-length``, 7,200); the soak's cluster keeps a minute.
 
