@@ -136,6 +136,8 @@ class Progress:
             if done or self.client.status not in ("running", "connecting"):
                 break
             self._wake.wait(self.interval)
+            if self._stop.is_set():
+                break  # no measure after stop(): an interrupted tree is being cancelled
         _live.discard(self.future.key)
 
     def stop(self) -> None:
