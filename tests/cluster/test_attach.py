@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from distributed import Client, LocalCluster, default_client
-from support.processes import worker_without_jupyter_nest
+from support.processes import stop, worker_without_jupyter_nest
 from support.recursions import fib, recurse_with_secede
 
 import jupyter_nest
@@ -154,8 +154,7 @@ def test_workers_without_jupyter_nest_run_plain_dask_and_the_message_names_them(
             assert client.submit(sum, [1, 2]).result() == 3
             jupyter_nest.stop()
         finally:
-            bare.terminate()
-            bare.wait(20)
+            stop(bare)
 
 
 def test_adaptive_cluster_gets_the_plugins_on_new_workers_and_the_snapshot_follows():
