@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -17,6 +18,19 @@ from ._states import CLAIMED, LENT, OFFERED, RunnerGone, settle
 
 if TYPE_CHECKING:
     from ._spawn import SpawnHandle, TaskContext
+
+
+def _exists(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is still an OS thread of this process.
+
+    ``is_alive()`` turns False before the OS thread has exited (CPython still
+    tears the thread down after it); on a busy machine that can take
+    milliseconds, in which the process has one thread more than ``is_alive``
+    counts. Linux lists a process's live threads in ``/proc/self/task``.
+    """
+    if thread.is_alive():
+        return True
+    return thread.native_id is not None and os.path.exists(f"/proc/self/task/{thread.native_id}")
 
 
 class WorkerLedger:
@@ -60,7 +74,7 @@ class WorkerLedger:
         seceding meanwhile would make the pool start one thread too many.
         """
         with self.lock:
-            self.seceded = [thread for thread in self.seceded if thread.is_alive()]
+            self.seceded = [thread for thread in self.seceded if _exists(thread)]
             if len(self.seceded) >= self.max_seceded:
                 return False
             self.seceded.append(threading.current_thread())

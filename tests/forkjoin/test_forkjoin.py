@@ -201,6 +201,33 @@ def test_randomized_shapes_finish_right_within_the_thread_bound(cluster):
     assert sampler.peak <= threads + 4, sampler.peak
 
 
+def permits_outlive_os_threads(dask_worker, tries=300):
+    """Seceding permits granted while the OS still listed the thread that held the last one."""
+    ledger = ledger_of(dask_worker)
+    saved, ledger.seceded = ledger.seceded, []
+    early = 0
+    try:
+        for _ in range(tries):
+            holder = threading.Thread(target=ledger.try_secede)
+            holder.start()
+            while holder.is_alive():
+                pass
+            if ledger.try_secede():
+                # TIDs are not reused this soon: listed now means listed at the grant
+                early += os.path.exists(f"/proc/self/task/{holder.native_id}")
+            ledger.seceded = []
+    finally:
+        ledger.seceded = saved
+    return early
+
+
+def test_a_seceding_permit_comes_free_only_when_its_os_thread_is_gone(cluster):
+    # is_alive() turns False while CPython still tears the thread down: a permit freed then let
+    # a second thread secede while the first was still an OS thread, one thread over the bound.
+    client, _ = cluster
+    assert set(client.run(permits_outlive_os_threads).values()) == {0}
+
+
 def lent_so_far(client):
     return sum(client.run(lambda dask_worker: ledger_of(dask_worker).lent).values())
 
