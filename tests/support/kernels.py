@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,24 @@ class Kernel:
                 break
         reply.status = shell["content"]["status"]
         return reply
+
+    def published(self, until: Callable[[dict[str, Any]], bool], timeout: float) -> list[dict[str, Any]]:
+        """The iopub messages of any cell, as they come, up to the first that satisfies ``until`` (or ``timeout``).
+
+        Output a background thread sends while no cell runs (a progress bar's last update, say)
+        carries the header of the cell that ran last, whose messages ``run`` no longer collects.
+        """
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            messages.append(msg)
+            if until(msg):
+                break
+        return messages
 
     def value(self, expr: str, timeout: float = 60) -> Any:
         """Evaluate ``expr`` in the kernel and return it, JSON-decoded."""
