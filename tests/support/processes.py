@@ -77,9 +77,7 @@ class DaskProcesses:
         return out
 
     def close(self) -> None:
-        for p in reversed(self.procs):
-            p.terminate()
-        for p in self.procs:
+        for p in reversed(self.procs):  # the workers before their scheduler
             stop(p)
 
 
