@@ -7,6 +7,7 @@
 - ``_client``: the session's client and its summary display; ``_summary``, ``_dashboard``;
 - ``_security``, ``_exposure``: TLS, and who may reach a cluster;
 - ``_registry``: the file each kernel writes for the Nest panel; ``_preload``: worker process set-up;
+- ``_malloc``: the kernel that hosts a scheduler pins glibc's mmap threshold (its memory would grow in steps);
 - ``ssh``: clusters started over SSH.
 """
 

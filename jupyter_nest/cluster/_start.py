@@ -19,6 +19,7 @@ from . import _exposure, _preload
 from ._client import SessionClient
 from ._connect import root_cause
 from ._foreign import gateway_failure, is_cluster_class
+from ._malloc import pin_mmap_threshold
 from ._session import Session, _lock, check_free, open_session, wait_for_worker_count, worker_set
 from .ssh import SSHOptions
 from .ssh import plan as ssh_plan
@@ -261,6 +262,9 @@ def start(
             _positive("--workers", workers)
         kwargs = _exposure.secure_options(cls, kwargs, security, insecure)
         check_free(replace)
+        if issubclass(cls, LocalCluster):
+            # its scheduler runs in this process, for as long as the kernel does
+            pin_mmap_threshold()
         created = _create(cls, kwargs, cluster)
         client = None
         try:
