@@ -15,16 +15,19 @@ and the widget's update rate while the main thread blocks on a result.
 The three kinds run interleaved, one of each per round, in an order that rotates every round, and
 each round's monitored and plugin times are divided by the same round's bare time: a load that
 comes and goes on a shared machine then moves all three alike. Printed: the median of those
-per-round ratios, their middle half (p25-p75) and their range, over many rounds. The same for CPU
-time (this process, where the local schedulers run, and every worker process): on a machine shared
-with other work, wall time swings by tens of percent from round to round, CPU time much less.
+per-round ratios with a 95% confidence interval of that median, their middle half (p25-p75) and
+their range, over many rounds. The same for CPU time, counted for each cluster alone: the thread of
+this process that runs its scheduler, nannies and client, its worker processes, the main thread
+that waits, and the slot view's thread when one is open. Both schedulers run in this process, and
+an idle cluster's timers would otherwise be charged to the other's round.
 
-    python benchmarks/bench_monitor.py [--n 13] [--repeat 15]
+    python benchmarks/bench_monitor.py [--n 13] [--repeat 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import threading
 import time
@@ -43,10 +46,18 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def median_ci(values):
+    """A 95% confidence interval of the median, from order statistics (no assumption on the spread)."""
+    values = sorted(values)
+    half = 0.98 * len(values) ** 0.5  # 1.96 * sqrt(n) / 2
+    low, high = int(len(values) / 2 - half), int(len(values) / 2 + half)
+    return values[max(low, 0)], values[min(high, len(values) - 1)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=13)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=60)
     args = parser.parse_args()
 
     with dask.config.set({"distributed.worker.profile.enabled": False}):
@@ -75,23 +86,30 @@ def main() -> None:
 
     me = psutil.Process()
 
-    def cpu() -> float:
-        total = 0.0
-        for process in [me, *me.children(recursive=True)]:
-            try:
-                times_ = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times_.user + times_.system
-        return total
+    def footprint(client: Client) -> tuple[int, list[psutil.Process]]:
+        """The thread of this process that runs a cluster's scheduler, nannies and client, and its workers."""
+        loop_thread = client.run_on_scheduler(threading.get_native_id)
+        return loop_thread, [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+
+    footprints = {"bare": footprint(bare), "plugins": footprint(watched)}
+    footprints["monitored"] = footprints["plugins"]
+
+    def thread_cpu(*native_ids: int) -> float:
+        return sum(t.user_time + t.system_time for t in me.threads() if t.id in native_ids)
+
+    def cpu(kind: str) -> float:
+        loop_thread, processes = footprints[kind]
+        # the main thread (its id is the process's) submits and waits for every kind alike
+        return thread_cpu(loop_thread, me.pid) + sum(sum(p.cpu_times()[:2]) for p in processes)
 
     def run(kind: str) -> float:
         view = open_view() if kind == "monitored" else None
+        view_thread = -1 if view is None else view._thread.native_id
         client = bare if kind == "bare" else watched
-        t, c = time.perf_counter(), cpu()
+        t, c = time.perf_counter(), cpu(kind) + thread_cpu(view_thread)
         client.submit(fib, args.n, pure=False).result()
         elapsed = time.perf_counter() - t
-        cpus[kind].append(cpu() - c)
+        cpus[kind].append(cpu(kind) + thread_cpu(view_thread) - c)
         if view is not None:
             rates.append(view.updates / elapsed)
             view.close()
@@ -138,8 +156,9 @@ def main() -> None:
 
     def spread(kind: str, of: dict[str, list[float]] = ratios) -> str:
         r = [100 * x for x in of[kind]]
-        return (f"cost {statistics.median(r):+5.1f}%  middle half {pct(r, .25):+5.1f}..{pct(r, .75):+5.1f}%  "
-                f"range {min(r):+5.1f}..{max(r):+5.1f}%")
+        low, high = median_ci(r)
+        return (f"cost {statistics.median(r):+5.1f}% (95% CI {low:+5.1f}..{high:+5.1f}%)  "
+                f"middle half {pct(r, .25):+5.1f}..{pct(r, .75):+5.1f}%  range {min(r):+5.1f}..{max(r):+5.1f}%")
 
     print(f"fib({args.n}) with get_client+secede, one task per call (~{calls} tasks), 2 workers x 1 thread, "
           f"{args.repeat} interleaved rounds; cost = median of each round's time / its bare time")

@@ -206,6 +206,7 @@ class SlotView:
         for change in ("data", "streaming"):
             self.sources["nest-counts"].js_on_change(change, theme)
         self._last: dict[str, Any] = {}
+        self._fresh: set[str] = set()  # sources sent in full since this refresh's update()
 
     def _status(self) -> Any:
         # Text in the page, not on a canvas: it wraps in a narrow panel, takes the page's font and
@@ -295,10 +296,12 @@ class SlotView:
             return False
         self._last[name] = data
         self.sources[name].data = data
+        self._fresh.add(name)
         return True
 
     def update(self, snapshot: Snapshot, problem: str | None = None) -> None:
         """Bring the slots, status and counts up to date with a snapshot (sends only what changed)."""
+        self._fresh.clear()
         data = columns(snapshot)
         if problem:
             data["nest-status"]["text"] = [status_line(snapshot, problem)]
@@ -330,10 +333,12 @@ class SlotView:
         """Send everything again, changed or not: a browser view created after an update never saw it.
 
         A notebook's view of a widget starts from the document as it was when the widget was made,
-        and patches sent before the page made the view are dropped; hosts call this now and then.
+        and patches sent before the page made the view are dropped; hosts call this now and then,
+        after an update (and the tree's, if any): sources those just sent in full are not sent twice.
         """
         for name, data in self._last.items():
-            self.sources[name].data = dict(data)
+            if name not in self._fresh:
+                self.sources[name].data = dict(data)
         self.sources["nest-counts"].data = self.history.columns()
         self._status_div.trigger("text", self._status_div.text, self._status_div.text)
         for axis in (*self._count_ranges, self._slot_columns):

@@ -257,15 +257,15 @@ class SlotWidget:
             problem = (f"scheduler {self.session.address} unreachable since {stamp} "
                        f"({type(error).__name__}); showing the last picture")
         self.view.update(snap, problem)
-        if time.monotonic() - self._last_keyframe >= KEYFRAME_SECONDS:
-            self._last_keyframe = time.monotonic()
-            self.view.resend()
         if self._unreachable_since is None and time.monotonic() - self._last_tree > 1:
             self._last_tree = time.monotonic()
             try:
                 self.view.update_tree(self._tree())
             except Exception:
                 self.view.update_tree(None)
+        if time.monotonic() - self._last_keyframe >= KEYFRAME_SECONDS:
+            self._last_keyframe = time.monotonic()
+            self.view.resend()
         self._previous = snap
         self.updates += 1
         return True

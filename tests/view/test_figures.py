@@ -90,3 +90,31 @@ def test_slots_are_labelled_with_the_call_and_seceded_tasks_with_what_they_wait_
     cells = columns(snap)["nest-slots"]
     assert cells["label"][:3] == ["fib(17)", "nqueens(14,…\n+1,234 inline", "fib(18)\nwaits on 2"]
     assert cells["parent"][0] == "fib-0" and cells["call"][1] == "nqueens(14, 4, 1, 2, 3)"
+
+
+def test_a_keyframe_resends_in_full_every_source_this_refresh_did_not():
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnDataChangedEvent
+
+    view = SlotView()
+    doc = Document()
+    doc.add_root(view.layout)
+    sent: list[str] = []
+    doc.on_change(lambda event: sent.append(event.model.name) if isinstance(event, ColumnDataChangedEvent) else None)
+    tree = {"key": "root", "name": "root", "state": "processing", "children": []}
+
+    def refresh(snap, tree=None):
+        view.update(snap)
+        if tree is not None:
+            view.update_tree(tree)
+        sent.clear()
+        view.resend()
+        return sorted(sent)
+
+    snap = huge_snapshot(2, 1)
+    # what this refresh sent in full is not sent twice; the rest is, for views made since
+    assert refresh(snap, tree) == ["nest-counts"]
+    # a refresh in which nothing changed sends nothing but the keyframe: all of it
+    assert refresh(snap) == ["nest-counts", "nest-labels", "nest-slots", "nest-status", "nest-tree-nodes"]
+    snap = {**snap, "totals": {**snap["totals"], "done": 2}}
+    assert refresh(snap) == ["nest-counts", "nest-labels", "nest-slots", "nest-tree-nodes"]
