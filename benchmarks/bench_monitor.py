@@ -117,17 +117,20 @@ def main() -> None:
 
     kinds = list(times)
     rates: list[float] = []
-    ratios: dict[str, list[float]] = {"plugins": [], "monitored": []}
+    ratios: dict[str, list[float]] = {"plugins": [], "monitored": [], "view": []}
     cpus: dict[str, list[float]] = {kind: [] for kind in kinds}
-    cpu_ratios: dict[str, list[float]] = {"plugins": [], "monitored": []}
+    cpu_ratios: dict[str, list[float]] = {"plugins": [], "monitored": [], "view": []}
     for round_ in range(args.repeat):
         order = kinds[round_ % 3:] + kinds[:round_ % 3]
         this = {kind: run(kind) for kind in order}
         for kind in kinds:
             times[kind].append(this[kind])
-        for kind in ratios:
+        for kind in ("plugins", "monitored"):
             ratios[kind].append(this[kind] / this["bare"] - 1)
             cpu_ratios[kind].append(cpus[kind][-1] / cpus["bare"][-1] - 1)
+        # the view alone: the same cluster with and without it, in the same round
+        ratios["view"].append(this["monitored"] / this["plugins"] - 1)
+        cpu_ratios["view"].append(cpus["monitored"][-1] / cpus["plugins"][-1] - 1)
     sampler = threading.Thread(target=sample)  # latency under load, in a run of its own
     sampler.start()
     watched.submit(fib, args.n, pure=False).result()
@@ -165,10 +168,12 @@ def main() -> None:
     print(f"  bare LocalCluster              {b:7.3f} s")
     print(f"  jupyter_nest plugins, no view  {p:7.3f} s   {spread('plugins')}")
     print(f"  jupyter_nest + live widget     {m:7.3f} s   {spread('monitored')}")
+    print(f"  the widget alone (vs plugins)             {spread('view')}")
     for kind, label in (("bare", "bare LocalCluster, CPU "), ("plugins", "plugins, no view, CPU"),
                         ("monitored", "+ live widget, CPU    ")):
         cost = "" if kind == "bare" else spread(kind, cpu_ratios)
         print(f"  {label}         {statistics.median(cpus[kind]):7.3f} s   {cost}")
+    print(f"  the widget alone, CPU                     {spread('view', cpu_ratios)}")
     print(f"snapshot latency, idle           median {statistics.median(idle) * 1e3:6.2f} ms   "
           f"p95 {pct(idle, .95) * 1e3:6.2f} ms")
     print(f"snapshot latency, during run     median {statistics.median(latencies_busy) * 1e3:6.2f} ms   "
