@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -45,8 +46,12 @@ SCRIPT = textwrap.dedent("""
 
 
 def remake_a_big_block(threshold: object) -> dict[str, int]:
+    # Dask's nanny puts MALLOC_TRIM_THRESHOLD_ in the environment of the process that starts it (for its workers),
+    # so any cluster this test process started before would have fixed glibc's threshold in the child too. A
+    # kernel reads its environment before any cluster starts.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(threshold)], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
