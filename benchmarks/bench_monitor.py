@@ -97,19 +97,19 @@ def main() -> None:
     def thread_cpu(*native_ids: int) -> float:
         return sum(t.user_time + t.system_time for t in me.threads() if t.id in native_ids)
 
-    def cpu(kind: str) -> float:
+    def cpu(kind: str, *more_threads: int) -> float:
         loop_thread, processes = footprints[kind]
         # the main thread (its id is the process's) submits and waits for every kind alike
-        return thread_cpu(loop_thread, me.pid) + sum(sum(p.cpu_times()[:2]) for p in processes)
+        return thread_cpu(loop_thread, me.pid, *more_threads) + sum(sum(p.cpu_times()[:2]) for p in processes)
 
     def run(kind: str) -> float:
         view = open_view() if kind == "monitored" else None
-        view_thread = -1 if view is None else view._thread.native_id
+        view_thread = () if view is None else (view._thread.native_id,)
         client = bare if kind == "bare" else watched
-        t, c = time.perf_counter(), cpu(kind) + thread_cpu(view_thread)
+        t, c = time.perf_counter(), cpu(kind, *view_thread)
         client.submit(fib, args.n, pure=False).result()
         elapsed = time.perf_counter() - t
-        cpus[kind].append(cpu(kind) + thread_cpu(view_thread) - c)
+        cpus[kind].append(cpu(kind, *view_thread) - c)
         if view is not None:
             rates.append(view.updates / elapsed)
             view.close()
