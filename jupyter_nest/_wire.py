@@ -31,6 +31,9 @@ TREE_CLIENT_NAMES = ("worker", WORKER_CLIENT_NAME)
 SLOTS_TOPIC = "jupyter-nest-slots"
 WORK_TOPIC = "jupyter-nest-work"
 CELL_OUTPUT_TOPIC = "jupyter-nest-cell-output"
+# A worker's slots report lists its oldest seceded tasks, this many, and counts the rest: a
+# recursion holds hundreds, and every report is decoded on the scheduler's event loop.
+SECEDED_REPORTED = 50
 
 # Scheduler RPC handlers.
 TREE_HANDLER = "nest_tree"

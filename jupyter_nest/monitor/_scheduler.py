@@ -14,6 +14,7 @@ from .._wire import (
     CALL_ANNOTATION,
     LINEAGE_PLUGIN,
     MONITOR_PLUGIN,
+    SECEDED_REPORTED,
     SLOTS_TOPIC,
     SNAPSHOT_HANDLER,
     SNAPSHOT_VERSION,
@@ -21,8 +22,6 @@ from .._wire import (
     Snapshot,
     WorkerSlots,
 )
-
-SECEDED_LISTED = 50
 
 
 def unwire_key(key: Any) -> Any:
@@ -100,6 +99,7 @@ class MonitorPlugin(SchedulerPlugin):
         for address, ws in self.scheduler.workers.items():
             report = self.reports.get(address, {})
             slots = report.get("slots") or [None] * ws.nthreads
+            seceded = sorted(report.get("seceded", ()), key=lambda s: s[1])[:SECEDED_REPORTED]
             workers.append({
                 "address": address,
                 "name": str(ws.name),
@@ -108,11 +108,9 @@ class MonitorPlugin(SchedulerPlugin):
                 "memory": _dask.worker_memory(ws),
                 "memory_limit": ws.memory_limit or 0,
                 "slots": [None if s is None else self._task(s) for s in slots],
-                # the oldest seceded tasks in full, the rest counted: a recursion can
-                # hold thousands, and this runs on the scheduler's event loop
-                "seceded": [self._task(s, with_children=True)
-                            for s in sorted(report.get("seceded", ()), key=lambda s: s[1])[:SECEDED_LISTED]],
-                "seceded_more": max(0, len(report.get("seceded", ())) - SECEDED_LISTED),
+                # the worker reports the oldest seceded tasks in full and counts the rest
+                "seceded": [self._task(s, with_children=True) for s in seceded],
+                "seceded_more": max(0, report.get("seceded_total", len(seceded)) - len(seceded)),
                 "blocked": [self._task(s) for s in report.get("blocked", ())],
                 "queued": report.get("queued", 0),
                 "threads": report.get("threads", 0),

@@ -10,6 +10,7 @@ the hang detector warns about).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
 from .. import _dask
-from .._wire import FORKJOIN_PACKAGE, RUNTIME_PACKAGE, SLOTS_PLUGIN, SLOTS_TOPIC
+from .._wire import FORKJOIN_PACKAGE, RUNTIME_PACKAGE, SECEDED_REPORTED, SLOTS_PLUGIN, SLOTS_TOPIC
 
 _RUNNING = frozenset({"executing", "long-running", "cancelled"})
 
@@ -140,7 +141,9 @@ class SlotsPlugin(WorkerPlugin):
             "time": now,
             "slots": [None if k is None else [wire_key(k), self.since.get(k, now), inline.get(k, 0)]
                       for k in self.slots],
-            "seceded": [[wire_key(k), t] for k, t in self.seceded.items()],
+            # in order of seceding (a rejoined task that secedes again goes to the end): the oldest first
+            "seceded": [[wire_key(k), t] for k, t in itertools.islice(self.seceded.items(), SECEDED_REPORTED)],
+            "seceded_total": len(self.seceded),
             "blocked": [[wire_key(k), t] for k, t in self.blocked.items()],
             "queued": queued,
             "threads": threading.active_count(),

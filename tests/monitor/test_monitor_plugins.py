@@ -92,6 +92,12 @@ def secedes_and_waits(release, n):
     return sum(client.gather(children))
 
 
+def secedes_and_holds(release):
+    distributed.secede()
+    Event(release).wait()
+    return 1
+
+
 def waits_without_seceding(release):
     """Plain Dask's worker client: ``result()`` keeps the slot while it waits (what 'blocked' means)."""
     child = distributed.get_client().submit(hold, release, key="blocking-child")
@@ -223,6 +229,31 @@ async def test_seceded_task_shows_under_seceded_with_its_live_children(c, s, a):
         c, lambda snap: snap["workers"][0]["seceded"] == [], "the seceded parent to leave the snapshot"
     )
     assert snap["totals"]["seceded"] == 0
+
+
+@gen_cluster(client=True, nthreads=ONE_SLOT)
+async def test_a_worker_reports_its_oldest_seceded_tasks_and_counts_the_rest(c, s, a):
+    # a recursion holds hundreds of seceded tasks, and every report is decoded on the scheduler's loop
+    await install(c)
+    release = Event("release", client=c)
+    many = _wire.SECEDED_REPORTED + 10
+    futures = []
+    for i in range(many):  # one at a time, so the order of seceding is the order of submission
+        futures.append(c.submit(secedes_and_holds, release.name, key=f"seceded-{i:03d}"))
+        await snapshot_where(c, lambda snap, i=i: snap["totals"]["seceded"] == i + 1, f"{i + 1} seceded")
+    snap = await snapshot(c)
+    [worker] = snap["workers"]
+    assert [t["key"] for t in worker["seceded"]] == [f"seceded-{i:03d}" for i in range(_wire.SECEDED_REPORTED)]
+    assert worker["seceded_more"] == 10
+    assert snap["totals"]["seceded"] == many
+    check_totals(snap)
+    reports = [msg for _, msg in s.get_events(_wire.SLOTS_TOPIC)]
+    assert len(reports[-1]["seceded"]) == _wire.SECEDED_REPORTED
+    assert reports[-1]["seceded_total"] == many
+    assert max(len(r["seceded"]) for r in reports) == _wire.SECEDED_REPORTED
+
+    await release.set()
+    assert await c.gather(futures) == [1] * many
 
 
 @gen_cluster(client=True, nthreads=TWO_SLOTS)
