@@ -10,12 +10,15 @@ stopping the cluster, ends the thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
+from bokeh.protocol import Protocol
 from distributed import Future
 from jupyter_bokeh import BokehModel
 
@@ -129,13 +132,44 @@ def _load_bokehjs(layout: Any) -> None:
 
 
 class _Model(BokehModel):
-    """A BokehModel whose browser events change the document under the view's lock."""
+    """A BokehModel whose browser events change the document under the view's lock, and whose
+    updates can go to the browser as one patch."""
 
     def __init__(self, layout: Any, lock: threading.Lock, on_close: Any) -> None:
         self._nest_lock = lock
         self._nest_on_close = on_close
         self._nest_closed = False
+        self._nest_batch: list[Any] | None = None
         super().__init__(layout)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Send the changes made inside as one patch: jupyter_bokeh sends one per change, and each
+        costs three comm messages and a walk over every model of the document to serialise."""
+        self._nest_batch = []
+        try:
+            yield
+        finally:
+            events, self._nest_batch = self._nest_batch, None
+            if events:
+                self._send_patch(events)
+
+    def _document_patched(self, event: Any) -> None:
+        if event.setter is self:
+            return
+        if self._nest_batch is not None:
+            self._nest_batch.append(event)
+        else:
+            self._send_patch([event])
+
+    def _send_patch(self, events: list[Any]) -> None:
+        # as jupyter_bokeh sends a patch of one event; BokehJS applies a patch's events in order
+        msg = Protocol().create("PATCH-DOC", events)
+        for part in (msg.header_json, msg.metadata_json, msg.content_json):
+            self.send({"msg": "patch", "payload": part})
+        for buffer in msg.buffers:
+            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+            self.send({"msg": "patch"}, [buffer.to_bytes()])
 
     def _sync_model(self, *args: Any) -> None:
         with self._nest_lock:
@@ -233,7 +267,7 @@ class SlotWidget:
 
         Returns False once the cluster has stopped (the view then says so and stays as it is).
         """
-        with self.lock:
+        with self.lock, self.model.batch():
             return self._refresh()
 
     def _refresh(self) -> bool:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import jupyter_nest
+from jupyter_nest.monitor import snapshot
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow, pytest.mark.kernel]
 
@@ -202,6 +203,34 @@ def test_updates_from_many_threads_never_interleave(ipython):
         (t1, header), (t2, _metadata), (t3, content) = sent[i:i + 3]
         assert t1 == t2 == t3, "a patch's three messages came from different threads"
         assert header["msgtype"] == "PATCH-DOC" and "msgtype" not in content and content["events"]
+
+
+def test_a_refresh_goes_to_the_browser_as_one_patch(ipython):
+    # jupyter_bokeh sends a patch per change, three comm messages each; a refresh changes several sources
+    ipython.run_line_magic("nest_cluster", "start --workers 1 --threads 1 --no-dashboard")
+    w = jupyter_nest.widget(interval=3600)  # its thread refreshes once, then this test does
+    deadline = time.monotonic() + 30
+    while w.updates < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sent = []
+    with w.lock:
+        w.model.send = lambda content, buffers=None: sent.append(json.loads(content["payload"]) if buffers is None
+                                                                 else None)
+    running = jupyter_nest.current().client.submit(time.sleep, 30, pure=False)
+    try:
+        deadline = time.monotonic() + 30
+        while snapshot(w.client)["totals"]["running"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sent.clear()
+        w.refresh()  # the slot, the status line and the counts all change
+        header, _metadata, content = sent
+        assert header["msgtype"] == "PATCH-DOC"
+        changed = {e.get("model", {}).get("id") for e in content["events"]}
+        sources = {w.view.sources[name].id for name in ("nest-slots", "nest-status", "nest-counts")}
+        assert sources <= changed, content["events"]
+    finally:
+        running.cancel()
+        w.close()
 
 
 def test_closing_the_widget_stops_its_thread(ipython):
