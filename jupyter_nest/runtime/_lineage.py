@@ -215,15 +215,30 @@ class LineagePlugin(SchedulerPlugin):
 
         A kernel running many small recursions keeps only its last ``max_trees`` trees, not
         ``max_tasks`` tasks' worth of old ones. Keys the scheduler still holds stay until it forgets
-        them; keys another tree shares stay until ``max_tasks`` drops them.
+        them; a key other trees asked for too (a pure key, as ``fib(8)`` in every run of ``fib(10)``)
+        stays until the last of those trees goes.
         """
-        stack = [root]
+        stack: list[tuple[Any, Any]] = [(root, None)]
         while stack:
-            key = stack.pop()
-            if key not in self.final or key in self.more_parents:
-                continue
+            key, via = stack.pop()
+            if key in self.more_parents:
+                if via is not None:
+                    self._unlink(key, via)
+                continue  # another tree asked for it too: it goes with the last of them
+            if key not in self.final:
+                continue  # the scheduler still holds it: it goes when the scheduler forgets it
             del self.final[key]
-            stack.extend(self._drop(key))
+            stack.extend((child, key) for child in self._drop(key))
+
+    def _unlink(self, key: Any, parent: Any) -> None:
+        """Forget that ``parent`` asked for ``key``, which other parents asked for too."""
+        others = self.more_parents[key]
+        if self.parent.get(key) == parent:
+            self.parent[key] = others.pop()
+        else:
+            others.discard(parent)
+        if not others:
+            del self.more_parents[key]
 
     def _forget_old_spans(self) -> None:
         now = time.monotonic()

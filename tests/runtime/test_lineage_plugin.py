@@ -452,6 +452,32 @@ async def test_a_task_that_outlives_its_forgotten_tree_takes_its_lineage_with_it
     assert {n["state"] for n in node["children"]} == {"finished"}
 
 
+def asks_for_the_shared_child():
+    return jupyter_nest.get_client().submit(middle, 0, key="shared-child").result()
+
+
+@gen_cluster(client=True, nthreads=TWO_WORKERS)
+async def test_a_child_every_tree_asks_for_is_forgotten_with_the_trees(c, s, a, b):
+    # A pure key (Dask's default: fib(8) in every run of fib(10)) is asked for by the root of every tree.
+    # Before, it kept the root of every tree that ever asked for it, and its own descendants, for 200,000
+    # tasks: a kernel running recursions grew by a few hundred bytes a run, without end.
+    await c.register_plugin(LineagePlugin(max_trees=2))
+    await c.register_plugin(RuntimePlugin())
+    plugin = s.plugins[_wire.LINEAGE_PLUGIN]
+    for i in range(6):
+        assert await c.submit(asks_for_the_shared_child, key=f"asks-{i}") == 3
+        await until(lambda i=i: f"asks-{i}" not in s.tasks and "shared-child" not in s.tasks,
+                    what="the finished tree to be forgotten")
+    remembered = (set(plugin.final) | set(plugin.parent) | set(plugin.children) | set(plugin.parent.values())
+                  | {p for parents in plugin.more_parents.values() for p in parents})
+    assert {k for k in remembered if k.startswith("asks-")} == {"asks-4", "asks-5"}
+    for root in ("asks-4", "asks-5"):  # the newest trees still show it, and what it asked for
+        [child] = (await tree(c, root))["children"]
+        assert child["key"] == "shared-child"
+        assert sorted(child_keys(child)) == ["grandchild-0-0", "grandchild-0-1"]
+    assert len(plugin.final) <= 2 * 4
+
+
 @gen_cluster(client=True, nthreads=[("127.0.0.1", 1)])
 async def test_tasks_with_no_lineage_are_remembered_as_trees_of_one(c, s, a):
     # Before, every forgotten task was kept until max_tasks others had ended, though no tree names it.
