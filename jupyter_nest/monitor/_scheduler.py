@@ -99,7 +99,8 @@ class MonitorPlugin(SchedulerPlugin):
         for address, ws in self.scheduler.workers.items():
             report = self.reports.get(address, {})
             slots = report.get("slots") or [None] * ws.nthreads
-            seceded = sorted(report.get("seceded", ()), key=lambda s: s[1])[:SECEDED_REPORTED]
+            reported = report.get("seceded", ())
+            seceded = sorted(reported, key=lambda s: s[1])[:SECEDED_REPORTED]
             workers.append({
                 "address": address,
                 "name": str(ws.name),
@@ -110,7 +111,7 @@ class MonitorPlugin(SchedulerPlugin):
                 "slots": [None if s is None else self._task(s) for s in slots],
                 # the worker reports the oldest seceded tasks in full and counts the rest
                 "seceded": [self._task(s, with_children=True) for s in seceded],
-                "seceded_more": max(0, report.get("seceded_total", len(seceded)) - len(seceded)),
+                "seceded_more": max(0, report.get("seceded_total", len(reported)) - len(seceded)),
                 "blocked": [self._task(s) for s in report.get("blocked", ())],
                 "queued": report.get("queued", 0),
                 "threads": report.get("threads", 0),
